@@ -1,0 +1,1 @@
+//! Goals as pure predicates over cluster objects, with "why not yet" explanations.

@@ -1,0 +1,122 @@
+//! Command-line interface: clap types only, no IO.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Learn Kubernetes by doing: guided lessons checked live on a cluster.
+#[derive(Debug, Parser)]
+#[command(name = "kubetutor", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Follow a lesson step by step, with each goal checked live on the cluster.
+    Run(RunArgs),
+    /// Run lessons' solutions and confirm every goal (for CI and lesson authors).
+    Check(CheckArgs),
+    /// Check lesson files for mistakes without touching a cluster.
+    Lint(LintArgs),
+    /// Print the JSON Schema of the lesson format.
+    Schema,
+    /// List the lessons in a folder with their step counts.
+    List(ListArgs),
+    /// Serve the embedded sandbox cluster until Ctrl-C.
+    Sandbox(SandboxArgs),
+}
+
+/// Arguments of `kubetutor run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Lesson file to follow.
+    pub lesson: PathBuf,
+    /// Use the embedded sandbox cluster even if a kubeconfig context answers.
+    #[arg(long, conflicts_with = "context")]
+    pub sandbox: bool,
+    /// Kubeconfig context to use instead of the current one.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Namespace to use instead of the lesson's.
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+    /// Start at this step id instead of where you stopped.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Forget saved progress and start at the first step.
+    #[arg(long)]
+    pub reset: bool,
+    /// Never prompt: wait for each step's goals in order.
+    #[arg(long)]
+    pub no_input: bool,
+    /// Write one JSON event per line on stdout (implies --no-input).
+    #[arg(long)]
+    pub json: bool,
+    /// Do not ask before using a context that does not look like a practice cluster.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+/// Arguments of `kubetutor check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Lesson files or folders of lessons.
+    #[arg(required = true)]
+    pub lessons: Vec<PathBuf>,
+    /// Use a fresh embedded sandbox for each lesson.
+    #[arg(long, conflicts_with = "context")]
+    pub sandbox: bool,
+    /// Kubeconfig context to use instead of the current one.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Write a JUnit XML report to this file.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write one JSON event per line on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Multiply every step timeout by this factor.
+    #[arg(long, env = "KUBETUTOR_TIMEOUT_SCALE", default_value_t = 1.0)]
+    pub timeout_scale: f64,
+    /// Stop at the first failing step.
+    #[arg(long)]
+    pub fail_fast: bool,
+}
+
+/// Arguments of `kubetutor lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Lesson files or folders of lessons.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Arguments of `kubetutor list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Folder of lessons.
+    #[arg(default_value = "lessons")]
+    pub dir: PathBuf,
+}
+
+/// Arguments of `kubetutor sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on; must be a loopback address. Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Where to write the kubeconfig for the sandbox.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Lesson whose `sandbox` section (images and apps) the sandbox should know.
+    #[arg(long)]
+    pub lesson: Option<PathBuf>,
+    /// File in which objects persist across restarts.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+}

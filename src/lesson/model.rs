@@ -1,0 +1,547 @@
+//! The lesson model: what an instructor writes in a lesson file.
+//!
+//! Every type here maps one-to-one onto YAML. Unknown keys are rejected everywhere so a typo
+//! is reported instead of silently ignored. Field names are part of the lesson contract:
+//! renaming one breaks every lesson in the wild.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The lesson format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Namespace used when a lesson does not name one.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// Step timeout used when a step does not give one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A whole lesson: a titled, ordered list of steps run against one namespace.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lesson {
+    /// Lesson format version; must be 1.
+    pub version: u32,
+    /// Short human title shown in lists and headers.
+    pub title: String,
+    /// A paragraph saying what the learner will do and learn.
+    #[serde(default)]
+    pub description: String,
+    /// Namespace the lesson works in; the runner never touches objects outside it.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// What the embedded sandbox cluster needs to play this lesson.
+    #[serde(default)]
+    pub sandbox: SandboxSpec,
+    /// The steps, in the order the learner meets them.
+    pub steps: Vec<Step>,
+}
+
+fn default_namespace() -> String {
+    DEFAULT_NAMESPACE.to_owned()
+}
+
+/// Lesson-specific setup of the embedded sandbox.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSpec {
+    /// Container images the sandbox can "pull"; any other image fails to pull like a missing one.
+    #[serde(default)]
+    pub images: Vec<ImageSpec>,
+}
+
+/// A simulated container image: how its container behaves once running.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSpec {
+    /// Image reference exactly as a learner types it, e.g. `nginx:1.27`.
+    pub image: String,
+    /// TCP port the container's app listens on.
+    #[serde(default = "default_app_port")]
+    pub port: u16,
+    /// HTTP body the app answers with; `{hostname}`, `{pod}`, `{namespace}`, `{node}` and `{ip}` are
+    /// replaced by the pod's values.
+    #[serde(default)]
+    pub response: String,
+    /// Lines the container writes to its log when it starts.
+    #[serde(default)]
+    pub logs: Vec<String>,
+    /// Environment variables the image defines (shown by a simulated `env`).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory of the container.
+    #[serde(default)]
+    pub workdir: Option<String>,
+    /// Files in the container (path -> content), for simulated `ls` and `cat`.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+}
+
+fn default_app_port() -> u16 {
+    80
+}
+
+/// One step of a lesson: something to read and, usually, something to do.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Identifier unique in the lesson (lowercase letters, digits and `-`); used by `--from`.
+    pub id: String,
+    /// Short title shown as the step's header.
+    pub title: String,
+    /// Explanation for the learner (plain text; blank lines separate paragraphs).
+    #[serde(default)]
+    pub explain: String,
+    /// Commands the learner is invited to type, shown highlighted.
+    #[serde(default)]
+    pub commands: Vec<String>,
+    /// Hints, revealed one at a time, gentlest first.
+    #[serde(default)]
+    pub hints: Vec<String>,
+    /// Shell commands that complete the step; run by `kubetutor check`, shown on request.
+    #[serde(default)]
+    pub solution: Vec<String>,
+    /// Conditions that must all hold on the cluster; none makes this a reading step.
+    #[serde(default)]
+    pub goals: Vec<Goal>,
+    /// How long the goals may take once the step starts (`90s`, `2m`, `1m30s`); default 2m.
+    #[serde(default)]
+    pub timeout: Option<Timeout>,
+    /// Values read from the cluster when the step passes, offered to later steps.
+    #[serde(default)]
+    pub capture: Vec<Capture>,
+}
+
+impl Step {
+    /// The step's timeout, or the default.
+    pub fn timeout(&self) -> Duration {
+        self.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0)
+    }
+}
+
+/// A duration written as `90s`, `2m`, `1m30s` or `1h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[schemars(
+    with = "String",
+    description = "A duration such as `90s`, `2m` or `1m30s`."
+)]
+pub struct Timeout(pub Duration);
+
+impl Timeout {
+    /// Parses `1h2m3s`-style durations; at least one unit, units in decreasing order.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("a duration cannot be empty".to_owned());
+        }
+        let mut total: u64 = 0;
+        let mut number = String::new();
+        let mut last_rank = usize::MAX;
+        for ch in text.chars() {
+            if ch.is_ascii_digit() {
+                number.push(ch);
+                continue;
+            }
+            let (rank, scale) = match ch {
+                'h' => (2, 3600),
+                'm' => (1, 60),
+                's' => (0, 1),
+                _ => {
+                    return Err(format!(
+                        "`{text}` is not a duration: unexpected `{ch}` (use h, m and s, e.g. `1m30s`)"
+                    ));
+                }
+            };
+            if number.is_empty() {
+                return Err(format!(
+                    "`{text}` is not a duration: `{ch}` needs a number before it"
+                ));
+            }
+            if rank >= last_rank {
+                return Err(format!(
+                    "`{text}` is not a duration: units must go from hours to seconds, once each"
+                ));
+            }
+            last_rank = rank;
+            let value: u64 = number
+                .parse()
+                .map_err(|_| format!("`{text}` is too large a duration"))?;
+            total = value
+                .checked_mul(scale)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(|| format!("`{text}` is too large a duration"))?;
+            number.clear();
+        }
+        if !number.is_empty() {
+            return Err(format!(
+                "`{text}` is not a duration: the number `{number}` needs a unit (s, m or h)"
+            ));
+        }
+        if total == 0 {
+            return Err("a timeout must be longer than zero".to_owned());
+        }
+        Ok(Timeout(Duration::from_secs(total)))
+    }
+}
+
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.as_secs();
+        let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+        if h > 0 {
+            write!(f, "{h}h")?;
+        }
+        if m > 0 {
+            write!(f, "{m}m")?;
+        }
+        if s > 0 || secs == 0 {
+            write!(f, "{s}s")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Timeout {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timeout {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Timeout::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A value read from the cluster once a step passes, e.g. a pod's generated name.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Capture {
+    /// Variable name offered to the learner as `export NAME=value` (upper case, digits, `_`).
+    pub name: String,
+    /// The object to read; with a selector, the oldest matching object is used.
+    pub from: Target,
+    /// Where the value is in that object, e.g. `.metadata.name` or `.spec.ports[0].nodePort`.
+    pub path: String,
+}
+
+/// Which object(s) a goal or capture looks at.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// API version, e.g. `v1` or `apps/v1`.
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// Kind, e.g. `Pod` or `Deployment`.
+    pub kind: String,
+    /// Exact object name; give this or `selector` (or neither, for every object of the kind).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Label selector, e.g. `app=web,tier!=db`.
+    #[serde(default)]
+    pub selector: Option<String>,
+    /// Namespace to look in; defaults to the lesson's namespace. Ignored for cluster-wide kinds.
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// A Service type, as in `spec.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum ServiceType {
+    /// Reachable inside the cluster only.
+    ClusterIP,
+    /// Also reachable on a port of every node.
+    NodePort,
+    /// Also reachable through a cloud load balancer.
+    LoadBalancer,
+}
+
+impl ServiceType {
+    /// The name Kubernetes uses in `spec.type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceType::ClusterIP => "ClusterIP",
+            ServiceType::NodePort => "NodePort",
+            ServiceType::LoadBalancer => "LoadBalancer",
+        }
+    }
+}
+
+/// A condition on the cluster that a step waits for. The `kind` key picks the variant.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Goal {
+    /// A Deployment runs the given image with enough ready replicas.
+    Deployed(DeployedGoal),
+    /// A Service exposes a Deployment's pods and has ready endpoints.
+    Exposed(ExposedGoal),
+    /// A Deployment runs exactly N replicas, with no extra pods left over.
+    Scaled(ScaledGoal),
+    /// A rollout to a new image completed after the step began.
+    Updated(UpdatedGoal),
+    /// After the step began, the Deployment returned to an earlier revision and finished rolling out.
+    RolledBack(RolledBackGoal),
+    /// A rollout to an image is stuck because the image cannot be pulled.
+    RolloutStuck(RolloutStuckGoal),
+    /// Objects matching a target exist and contain the given fields.
+    Resource(ResourceGoal),
+    /// No object matches a target.
+    Absent(AbsentGoal),
+    /// A Service answers HTTP on a path with a body containing some text.
+    Http(HttpGoal),
+}
+
+impl Goal {
+    /// The `kind` key as written in lesson files.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Goal::Deployed(_) => "deployed",
+            Goal::Exposed(_) => "exposed",
+            Goal::Scaled(_) => "scaled",
+            Goal::Updated(_) => "updated",
+            Goal::RolledBack(_) => "rolled_back",
+            Goal::RolloutStuck(_) => "rollout_stuck",
+            Goal::Resource(_) => "resource",
+            Goal::Absent(_) => "absent",
+            Goal::Http(_) => "http",
+        }
+    }
+
+    /// Every goal kind, as written in lesson files.
+    pub const KINDS: &'static [&'static str] = &[
+        "deployed",
+        "exposed",
+        "scaled",
+        "updated",
+        "rolled_back",
+        "rollout_stuck",
+        "resource",
+        "absent",
+        "http",
+    ];
+
+    /// The author's message shown when the goal does not hold, if any.
+    pub fn explain_failure(&self) -> Option<&str> {
+        match self {
+            Goal::Deployed(g) => g.explain_failure.as_deref(),
+            Goal::Exposed(g) => g.explain_failure.as_deref(),
+            Goal::Scaled(g) => g.explain_failure.as_deref(),
+            Goal::Updated(g) => g.explain_failure.as_deref(),
+            Goal::RolledBack(g) => g.explain_failure.as_deref(),
+            Goal::RolloutStuck(g) => g.explain_failure.as_deref(),
+            Goal::Resource(g) => g.explain_failure.as_deref(),
+            Goal::Absent(g) => g.explain_failure.as_deref(),
+            Goal::Http(g) => g.explain_failure.as_deref(),
+        }
+    }
+
+    /// Whether the goal compares against the cluster as it was when the step began.
+    pub fn is_history_aware(&self) -> bool {
+        matches!(self, Goal::Updated(_) | Goal::RolledBack(_))
+    }
+}
+
+/// `kind: deployed`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployedGoal {
+    /// Deployment name.
+    pub deployment: String,
+    /// Image the deployment's pods must run.
+    pub image: String,
+    /// Container that must run the image; any container when omitted.
+    #[serde(default)]
+    pub container: Option<String>,
+    /// Ready replicas required.
+    #[serde(default = "one")]
+    pub ready: u32,
+    /// Message shown to the learner while the goal does not hold.
+    #[serde(default)]
+    pub explain_failure: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// `kind: exposed`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExposedGoal {
+    /// Service name; defaults to the deployment's name.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Deployment whose pods the Service must select.
+    pub deployment: String,
+    /// Service type required.
+    #[serde(rename = "type")]
+    pub service_type: ServiceType,
+    /// Service port required.
+    pub port: u16,
+    /// Message shown to the learner while the goal does not hold.
+    #[serde(default)]
+    pub explain_failure: Option<String>,
+}
+
+impl ExposedGoal {
+    /// The Service name, defaulting to the deployment's.
+    pub fn service_name(&self) -> &str {
+        self.service.as_deref().unwrap_or(&self.deployment)
+    }
+}
+
+/// `kind: scaled`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScaledGoal {
+    /// Deployment name.
+    pub deployment: String,
+    /// Replicas required in spec and status, with no extra pods left.
+    pub replicas: u32,
+    /// Message shown to the learner while the goal does not hold.
+    #[serde(default)]
+    pub explain_failure: Option<String>,
+}
+
+/// `kind: updated`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatedGoal {
+    /// Deployment name.
+    pub deployment: String,
+    /// Image the completed rollout must run.
+    pub image: String,
+    /// Container that must run the image; any container when omitted.
+    #[serde(default)]
+    pub container: Option<String>,
+    /// Message shown to the learner while the goal does not hold.
+    #[serde(default)]
+    pub explain_failure: Option<String>,
+}
+
+/// `kind: rolled_back`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolledBackGoal {
+    /// Deployment name.
+    pub deployment: String,
+    /// Image the deployment must be back on.
+    pub image: String,
+    /// Message shown to the learner while the goal does not hold.
+    #[serde(default)]
+    pub explain_failure: Option<String>,
+}
+
+/// `kind: rollout_stuck`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutStuckGoal {
+    /// Deployment name.
+    pub deployment: String,
+    /// The image that cannot be pulled.
+    pub image: String,
+    /// Message shown to the learner while the goal does not hold.
+    #[serde(default)]
+    pub explain_failure: Option<String>,
+}
+
+/// `kind: resource`.
+///
+/// `matches` is a partial object: maps match when every key given matches (a subset), scalars
+/// must be equal, and a list matches when every item given matches some item of the actual
+/// list (order ignored).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceGoal {
+    /// Which objects to look at.
+    pub target: Target,
+    /// Partial object the matching objects must contain.
+    #[serde(default)]
+    pub matches: Option<serde_json::Value>,
+    /// Exact number of objects that must match; at least one when omitted.
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Message shown to the learner while the goal does not hold.
+    #[serde(default)]
+    pub explain_failure: Option<String>,
+}
+
+/// `kind: absent`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AbsentGoal {
+    /// Objects that must not exist.
+    pub target: Target,
+    /// Message shown to the learner while the goal does not hold.
+    #[serde(default)]
+    pub explain_failure: Option<String>,
+}
+
+/// `kind: http`: checked through the API server's service proxy, so it works on any cluster.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpGoal {
+    /// Service to call.
+    pub service: String,
+    /// Service port; the Service's first port when omitted.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Path to request.
+    #[serde(default = "root_path")]
+    pub path: String,
+    /// Text the response body must contain.
+    pub contains: String,
+    /// Distinct response bodies required over a few requests (e.g. 2 to see load balancing).
+    #[serde(default = "one")]
+    pub distinct: u32,
+    /// Message shown to the learner while the goal does not hold.
+    #[serde(default)]
+    pub explain_failure: Option<String>,
+}
+
+fn root_path() -> String {
+    "/".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_the_forms_authors_write() {
+        assert_eq!(Timeout::parse("90s").unwrap().0, Duration::from_secs(90));
+        assert_eq!(Timeout::parse("2m").unwrap().0, Duration::from_secs(120));
+        assert_eq!(Timeout::parse("1m30s").unwrap().0, Duration::from_secs(90));
+        assert_eq!(Timeout::parse("1h").unwrap().0, Duration::from_secs(3600));
+        assert_eq!(Timeout::parse("1m30s").unwrap().to_string(), "1m30s");
+    }
+
+    #[test]
+    fn bad_durations_say_why() {
+        assert!(Timeout::parse("").unwrap_err().contains("empty"));
+        assert!(Timeout::parse("90").unwrap_err().contains("needs a unit"));
+        assert!(Timeout::parse("2x").unwrap_err().contains("unexpected `x`"));
+        assert!(Timeout::parse("30s1m").unwrap_err().contains("hours to seconds"));
+        assert!(Timeout::parse("0s").unwrap_err().contains("longer than zero"));
+        assert!(Timeout::parse("99999999999999999999s").unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn goals_are_tagged_by_kind() {
+        let goal: Goal = serde_yaml::from_str(
+            "kind: exposed\ndeployment: web\ntype: NodePort\nport: 80\n",
+        )
+        .unwrap();
+        let Goal::Exposed(exposed) = &goal else {
+            panic!("expected an exposed goal, got {goal:?}");
+        };
+        assert_eq!(exposed.service_name(), "web");
+        assert_eq!(exposed.service_type, ServiceType::NodePort);
+        assert_eq!(goal.kind_name(), "exposed");
+    }
+}

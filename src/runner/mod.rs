@@ -1,0 +1,1 @@
+//! The lesson state machine, its event loop, progress, and the terminal UI.

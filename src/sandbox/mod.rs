@@ -1,0 +1,1 @@
+//! The embedded sandbox: a simulated Kubernetes API server, controllers and kubelet.
