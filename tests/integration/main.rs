@@ -1,0 +1,4 @@
+//! The integration test binary: drives the real `kubetutor` executable, the embedded sandbox,
+//! the real kubectl and the real kube-rs client.
+
+mod common;
