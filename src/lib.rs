@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod error;
+pub mod k8s;
 pub mod lesson;
 pub mod runner;
 pub mod sandbox;

@@ -526,17 +526,28 @@ mod tests {
         assert!(Timeout::parse("").unwrap_err().contains("empty"));
         assert!(Timeout::parse("90").unwrap_err().contains("needs a unit"));
         assert!(Timeout::parse("2x").unwrap_err().contains("unexpected `x`"));
-        assert!(Timeout::parse("30s1m").unwrap_err().contains("hours to seconds"));
-        assert!(Timeout::parse("0s").unwrap_err().contains("longer than zero"));
-        assert!(Timeout::parse("99999999999999999999s").unwrap_err().contains("too large"));
+        assert!(
+            Timeout::parse("30s1m")
+                .unwrap_err()
+                .contains("hours to seconds")
+        );
+        assert!(
+            Timeout::parse("0s")
+                .unwrap_err()
+                .contains("longer than zero")
+        );
+        assert!(
+            Timeout::parse("99999999999999999999s")
+                .unwrap_err()
+                .contains("too large")
+        );
     }
 
     #[test]
     fn goals_are_tagged_by_kind() {
-        let goal: Goal = serde_yaml::from_str(
-            "kind: exposed\ndeployment: web\ntype: NodePort\nport: 80\n",
-        )
-        .unwrap();
+        let goal: Goal =
+            serde_yaml::from_str("kind: exposed\ndeployment: web\ntype: NodePort\nport: 80\n")
+                .unwrap();
         let Goal::Exposed(exposed) = &goal else {
             panic!("expected an exposed goal, got {goal:?}");
         };
