@@ -1,9 +1,14 @@
 //! The embedded sandbox: a simulated Kubernetes API server, controllers and kubelet.
 
 pub mod api;
+pub mod apps;
+pub mod controllers;
+pub mod hash;
 pub mod kubeconfig;
+pub mod kubelet;
 pub mod metrics;
 pub mod nodeports;
+pub mod persist;
 pub mod server;
 pub mod store;
 pub mod tls;
@@ -13,14 +18,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::lesson::model::ImageSpec;
 use api::{ApiState, Apps, ExecOutput};
 use metrics::Metrics;
-use store::{ResKey, Store, StoreError};
+use store::Store;
 
 /// How to start a sandbox.
 #[derive(Debug, Clone)]
@@ -80,6 +85,8 @@ pub struct Sandbox {
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+    controllers: controllers::Controllers,
+    persister: Option<persist::Persister>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -100,10 +107,25 @@ impl Sandbox {
         let addr = listener.local_addr().map_err(|source| SandboxError::Listen { addr: config.listen, source })?;
         let material = tls::generate()?;
         let store = Arc::new(Store::new());
-        bootstrap(&store);
+        if let Some(path) = &config.state {
+            match persist::load(&store, path) {
+                Ok(persist::LoadOutcome::Quarantined { moved_to, reason }) => {
+                    tracing::warn!(%reason, moved_to = %moved_to.display(), "the sandbox state was unreadable and was set aside");
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(%err, "failed to load the sandbox state; starting fresh"),
+            }
+        }
+        let catalogue = Arc::new(apps::Catalogue::new(&config.images));
+        let sim = controllers::SimConfig { speed: config.speed, api_address: addr, ..controllers::SimConfig::default() };
+        let controllers = controllers::spawn(store.clone(), sim, catalogue.clone());
+        let persister = config
+            .state
+            .clone()
+            .map(|path| persist::Persister::spawn(store.clone(), path, Duration::from_millis(200)));
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(Metrics::default());
-        let apps: Arc<dyn Apps> = Arc::new(NoApps);
+        let apps: Arc<dyn Apps> = Arc::new(CatalogueApps(catalogue));
         let state = Arc::new(ApiState {
             store: store.clone(),
             token: material.token.clone(),
@@ -117,7 +139,7 @@ impl Sandbox {
         let server_url = format!("https://{}", host_port(addr));
         let kubeconfig_path = config.kubeconfig.clone().unwrap_or_else(kubeconfig::default_path);
         kubeconfig::write(&kubeconfig_path, &kubeconfig::render(&server_url, &material.ca_pem, &material.token))?;
-        Ok(Sandbox { addr, kubeconfig_path, store, metrics, shutdown, tasks })
+        Ok(Sandbox { addr, kubeconfig_path, store, metrics, shutdown, tasks, controllers, persister })
     }
 
     /// The kubeconfig written for this sandbox.
@@ -148,6 +170,10 @@ impl Sandbox {
     /// Stops serving and waits (briefly) for the tasks to end.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
+        self.controllers.shutdown().await;
+        if let Some(persister) = self.persister {
+            persister.shutdown().await;
+        }
         for task in self.tasks {
             if tokio::time::timeout(Duration::from_secs(2), task).await.is_err() {
                 tracing::warn!("a sandbox task did not stop in time");
@@ -163,34 +189,28 @@ fn host_port(addr: SocketAddr) -> String {
     }
 }
 
-/// The namespaces every cluster has.
-fn bootstrap(store: &Store) {
-    let key = ResKey { group: String::new(), resource: "namespaces".to_owned() };
-    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        let obj = json!({
-            "apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
-            "spec": {"finalizers": ["kubernetes"]},
-            "status": {"phase": "Active"},
-        });
-        match store.create(&key, obj) {
-            Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
-            Err(err) => tracing::warn!(%err, "failed to create a bootstrap namespace"),
-        }
-    }
+/// The catalogue seen through the API's [`Apps`] interface: each container runs its image.
+struct CatalogueApps(Arc<apps::Catalogue>);
+
+fn container_image<'a>(pod: &'a Value, container: Option<&str>) -> &'a str {
+    pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| container.is_none_or(|n| c["name"].as_str() == Some(n)))
+        .and_then(|c| c["image"].as_str())
+        .unwrap_or_default()
 }
 
-/// Until the catalogue is wired in: no app answers.
-struct NoApps;
-
-impl Apps for NoApps {
-    fn http(&self, _pod: &Value, _path: &str) -> Option<(u16, String)> {
-        None
+impl Apps for CatalogueApps {
+    fn http(&self, pod: &Value, path: &str) -> Option<(u16, String)> {
+        self.0.http_response(container_image(pod, None), pod, path)
     }
-    fn logs(&self, _pod: &Value, _container: &str) -> Vec<String> {
-        Vec::new()
+    fn logs(&self, pod: &Value, container: &str) -> Vec<String> {
+        self.0.logs(container_image(pod, Some(container)), pod).lines().map(str::to_owned).collect()
     }
-    fn exec(&self, _pod: &Value, _container: &str, argv: &[String]) -> ExecOutput {
-        ExecOutput { stdout: String::new(), stderr: format!("{}: command not found\n", argv.join(" ")), exit_code: 127 }
+    fn exec(&self, pod: &Value, container: &str, argv: &[String]) -> ExecOutput {
+        let result = self.0.exec(container_image(pod, Some(container)), pod, argv);
+        ExecOutput { stdout: result.stdout, stderr: result.stderr, exit_code: result.exit_code }
     }
 }
