@@ -2,4 +2,6 @@
 //! the real kubectl and the real kube-rs client.
 
 mod common;
+mod sandbox_junk;
+mod sandbox_kube;
 mod sandbox_kubectl;

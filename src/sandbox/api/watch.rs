@@ -24,7 +24,8 @@ const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
 const MAX_TIMEOUT: i64 = 3600;
 
 fn line(kind: &str, object: &Value) -> Bytes {
-    let mut bytes = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+    let mut bytes =
+        serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
     bytes.push(b'\n');
     Bytes::from(bytes)
 }
@@ -55,16 +56,26 @@ pub async fn serve(state: &Arc<ApiState>, target: &Target, query: &Query) -> Api
         ));
     }
     let bookmarks = query.flag("allowWatchBookmarks");
-    let timeout = query.int("timeoutSeconds")?.filter(|t| *t > 0).unwrap_or(1800).min(MAX_TIMEOUT);
-    let rv_param = query.get("resourceVersion").filter(|v| !v.is_empty() && *v != "0");
+    let timeout = query
+        .int("timeoutSeconds")?
+        .filter(|t| *t > 0)
+        .unwrap_or(1800)
+        .min(MAX_TIMEOUT);
+    let rv_param = query
+        .get("resourceVersion")
+        .filter(|v| !v.is_empty() && *v != "0");
     let (initial, start_rv) = match rv_param {
         Some(rv) if !send_initial => {
-            let rv: u64 = rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?;
+            let rv: u64 = rv
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?;
             (Vec::new(), rv)
         }
         _ => select(state, target, query)?,
     };
-    let receiver = state.store.watch(&target.key(), target.namespace.as_deref(), start_rv);
+    let receiver = state
+        .store
+        .watch(&target.key(), target.namespace.as_deref(), start_rv);
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let target = target.clone();
     let shutdown = state.shutdown.clone();
@@ -76,7 +87,12 @@ pub async fn serve(state: &Arc<ApiState>, target: &Target, query: &Query) -> Api
                 return;
             }
             Err(e) => {
-                let _ = tx.send(line("ERROR", &ApiError::internal(e.to_string()).to_status())).await;
+                let _ = tx
+                    .send(line(
+                        "ERROR",
+                        &ApiError::internal(e.to_string()).to_status(),
+                    ))
+                    .await;
                 return;
             }
         };
@@ -85,10 +101,16 @@ pub async fn serve(state: &Arc<ApiState>, target: &Target, query: &Query) -> Api
                 return;
             }
         }
-        if send_initial && tx.send(line("BOOKMARK", &bookmark(&target, start_rv, true))).await.is_err() {
+        if send_initial
+            && tx
+                .send(line("BOOKMARK", &bookmark(&target, start_rv, true)))
+                .await
+                .is_err()
+        {
             return;
         }
-        let deadline = tokio::time::sleep(Duration::from_secs(u64::try_from(timeout).unwrap_or(1800)));
+        let deadline =
+            tokio::time::sleep(Duration::from_secs(u64::try_from(timeout).unwrap_or(1800)));
         tokio::pin!(deadline);
         let mut ticker = tokio::time::interval(BOOKMARK_EVERY);
         ticker.tick().await;
