@@ -529,10 +529,10 @@ async fn the_seed_tutorial_end_to_end() {
 fn wait_http(port: u16, pred: impl Fn(&str) -> bool) -> String {
     let start = Instant::now();
     loop {
-        if let Ok(answer) = http_get(port) {
-            if pred(&answer) {
-                return answer;
-            }
+        if let Ok(answer) = http_get(port)
+            && pred(&answer)
+        {
+            return answer;
         }
         assert!(
             start.elapsed() < WAIT,

@@ -402,8 +402,10 @@ fn validate_pod_spec(spec: &Value, path: &str, causes: &mut Causes) {
             }
         }
     }
-    if let Some(policy) = spec["restartPolicy"].as_str() {
-        if !["Always", "OnFailure", "Never"].contains(&policy) {
+    if let Some(policy) = spec["restartPolicy"].as_str()
+        && !["Always", "OnFailure", "Never"].contains(&policy)
+    {
+        {
             causes.push((format!("{path}.restartPolicy"), "FieldValueNotSupported", format!("Unsupported value: \"{policy}\": supported values: \"Always\", \"OnFailure\", \"Never\"")));
         }
     }

@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::sandbox::store::{DeleteOpts, Propagation, StoreError};
+use crate::sandbox::store::StoreError;
 
+use super::delete::{delete, delete_collection};
+use super::list::list;
 use super::patch::{self, PatchKind};
 use super::query::Query;
 use super::status::ApiError;
@@ -158,96 +159,8 @@ pub fn with_type(target: &Target, mut obj: Value) -> Value {
     obj
 }
 
-fn name_of(obj: &Value) -> (&str, &str) {
-    let meta = &obj["metadata"];
-    (
-        meta["namespace"].as_str().unwrap_or_default(),
-        meta["name"].as_str().unwrap_or_default(),
-    )
-}
-
-/// Objects of the target's collection matching the request's selectors, sorted.
-pub fn select(
-    state: &ApiState,
-    target: &Target,
-    query: &Query,
-) -> Result<(Vec<Value>, u64), ApiError> {
-    let labels = query.label_selector()?;
-    let fields = query.field_selector()?;
-    let (items, rv) = state.store.list(&target.key(), target.namespace.as_deref());
-    let items = items
-        .into_iter()
-        .filter(|o| {
-            labels
-                .as_ref()
-                .is_none_or(|s| s.matches_json(o.pointer("/metadata/labels")))
-        })
-        .filter(|o| fields.as_ref().is_none_or(|s| s.matches(o)))
-        .filter(|o| target.name.as_deref().is_none_or(|n| name_of(o).1 == n))
-        .map(|o| with_type(target, o))
-        .collect();
-    Ok((items, rv))
-}
-
-fn list(state: &ApiState, target: &Target, query: &Query, accept: &str, pretty: bool) -> ApiResult {
-    let (mut items, mut rv) = select(state, target, query)?;
-    let mut meta = json!({});
-    if let Some(token) = query.get("continue").filter(|t| !t.is_empty()) {
-        let (token_rv, start) = decode_continue(token)?;
-        rv = token_rv;
-        items.retain(|o| {
-            let (ns, name) = name_of(o);
-            (ns, name) > (start.0.as_str(), start.1.as_str())
-        });
-    }
-    if let Some(limit) = query.int("limit")?.filter(|l| *l > 0) {
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        if items.len() > limit {
-            let remaining = items.len() - limit;
-            items.truncate(limit);
-            if let Some(last) = items.last() {
-                let (ns, name) = name_of(last);
-                meta["continue"] = json!(encode_continue(rv, ns, name));
-                meta["remainingItemCount"] = json!(remaining);
-            }
-        }
-    }
-    meta["resourceVersion"] = json!(rv.to_string());
-    if table::wants_table(accept) {
-        let include = IncludeObject::parse(query.get("includeObject"));
-        return Ok(json_response(
-            StatusCode::OK,
-            &table::table(target.info.resource, &items, include, meta),
-            pretty,
-        ));
-    }
-    let list = json!({
-        "kind": target.info.list_kind(),
-        "apiVersion": target.info.api_version(),
-        "metadata": meta,
-        "items": items,
-    });
-    Ok(json_response(StatusCode::OK, &list, pretty))
-}
-
-fn encode_continue(rv: u64, ns: &str, name: &str) -> String {
-    let raw = json!({"rv": rv, "ns": ns, "name": name}).to_string();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-}
-
-fn decode_continue(token: &str) -> Result<(u64, (String, String)), ApiError> {
-    let bad = || ApiError::bad_request("continue key is not valid: the token is malformed");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .map_err(|_| bad())?;
-    let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
-    let rv = v["rv"].as_u64().ok_or_else(bad)?;
-    let ns = v["ns"].as_str().ok_or_else(bad)?.to_owned();
-    let name = v["name"].as_str().ok_or_else(bad)?.to_owned();
-    Ok((rv, (ns, name)))
-}
-
-fn current(state: &ApiState, target: &Target) -> Result<Value, ApiError> {
+/// The stored object the request names, 404 when absent.
+pub fn current(state: &ApiState, target: &Target) -> Result<Value, ApiError> {
     let name = target.name.as_deref().unwrap_or_default();
     state
         .store
@@ -572,142 +485,9 @@ fn apply_create(
     ))
 }
 
-/// DeleteOptions from the body (when any) and the query.
-fn delete_options(body: &[u8], query: &Query) -> Result<(DeleteOpts, bool), ApiError> {
-    let opts: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        json!({})
-    } else {
-        serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request(format!(
-                "the server could not decode the DeleteOptions: {e}"
-            ))
-        })?
-    };
-    let propagation = opts["propagationPolicy"]
-        .as_str()
-        .or(query.get("propagationPolicy"));
-    let propagation = match propagation {
-        None | Some("") | Some("Background") => Propagation::Background,
-        Some("Foreground") => Propagation::Foreground,
-        Some("Orphan") => Propagation::Orphan,
-        Some(other) => {
-            return Err(ApiError::new(
-                422,
-                "Invalid",
-                format!(
-                    "propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
-                ),
-            ));
-        }
-    };
-    let propagation = if opts["orphanDependents"].as_bool() == Some(true) {
-        Propagation::Orphan
-    } else {
-        propagation
-    };
-    let grace = match opts["gracePeriodSeconds"].as_i64() {
-        Some(g) => Some(g),
-        None => query.int("gracePeriodSeconds")?,
-    };
-    let dry_run = opts["dryRun"]
-        .as_array()
-        .is_some_and(|d| d.iter().any(|v| v == "All"))
-        || query.dry_run();
-    Ok((
-        DeleteOpts {
-            grace_period_seconds: grace,
-            propagation,
-            precondition_uid: opts
-                .pointer("/preconditions/uid")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            precondition_rv: opts
-                .pointer("/preconditions/resourceVersion")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        },
-        dry_run,
-    ))
-}
-
-fn deleted_reply(target: &Target, obj: Value, pretty: bool) -> axum::response::Response {
-    if obj
-        .pointer("/metadata/deletionTimestamp")
-        .is_some_and(|v| !v.is_null())
-    {
-        return json_response(StatusCode::OK, &with_type(target, obj), pretty);
-    }
-    let mut details = json!({"name": obj["metadata"]["name"], "kind": target.info.resource, "uid": obj["metadata"]["uid"]});
-    if !target.info.group.is_empty() {
-        details["group"] = json!(target.info.group);
-    }
-    let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details});
-    json_response(StatusCode::OK, &status, pretty)
-}
-
-async fn delete(
-    state: &ApiState,
-    req: Request<Body>,
-    target: &Target,
-    query: &Query,
-    pretty: bool,
-) -> ApiResult {
-    let body = read_body(req.into_body()).await?;
-    let (opts, dry_run) = delete_options(&body, query)?;
-    let name = target.name.clone().unwrap_or_default();
-    if dry_run {
-        return Ok(json_response(
-            StatusCode::OK,
-            &current(state, target)?,
-            pretty,
-        ));
-    }
-    let obj = state
-        .store
-        .delete(&target.key(), target.ns(), &name, &opts)
-        .map_err(store_error)?;
-    Ok(deleted_reply(target, obj, pretty))
-}
-
-fn delete_collection(state: &ApiState, target: &Target, query: &Query, pretty: bool) -> ApiResult {
-    let (items, rv) = select(state, target, query)?;
-    let (opts, dry_run) = delete_options(b"", query)?;
-    let mut deleted = Vec::new();
-    for obj in items {
-        let (ns, name) = name_of(&obj);
-        if dry_run {
-            deleted.push(obj.clone());
-            continue;
-        }
-        match state.store.delete(&target.key(), ns, name, &opts) {
-            Ok(o) => deleted.push(with_type(target, o)),
-            Err(StoreError::NotFound { .. }) => {}
-            Err(e) => return Err(store_error(e)),
-        }
-    }
-    let list = json!({
-        "kind": target.info.list_kind(),
-        "apiVersion": target.info.api_version(),
-        "metadata": {"resourceVersion": rv.to_string()},
-        "items": deleted,
-    });
-    Ok(json_response(StatusCode::OK, &list, pretty))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn continue_tokens_round_trip_and_reject_junk() {
-        let token = encode_continue(42, "default", "web");
-        assert_eq!(
-            decode_continue(&token).expect("token"),
-            (42, ("default".to_owned(), "web".to_owned()))
-        );
-        assert!(decode_continue("!!!").is_err());
-        assert!(decode_continue("e30").is_err());
-    }
 
     #[test]
     fn bodies_by_content_type() {
@@ -725,19 +505,5 @@ mod tests {
             Err(415)
         );
         assert!(decode_object("application/yaml", b"a: 1").is_ok());
-    }
-
-    #[test]
-    fn delete_options_parse() {
-        let (opts, dry) = delete_options(
-            br#"{"propagationPolicy":"Foreground","gracePeriodSeconds":0}"#,
-            &Query::default(),
-        )
-        .expect("opts");
-        assert_eq!(opts.propagation, Propagation::Foreground);
-        assert_eq!(opts.grace_period_seconds, Some(0));
-        assert!(!dry);
-        assert!(delete_options(b"{", &Query::default()).is_err());
-        assert!(delete_options(br#"{"propagationPolicy":"Sideways"}"#, &Query::default()).is_err());
     }
 }

@@ -1,10 +1,13 @@
 //! The HTTP API: routing, authentication, bodies and responses. Handlers live in submodules.
 
 pub mod admission;
+pub mod columns;
 pub mod defaults;
+pub mod delete;
 pub mod discovery;
 pub mod exec;
 pub mod handlers;
+pub mod list;
 pub mod openapi;
 pub mod patch;
 pub mod printers;
@@ -328,7 +331,8 @@ fn resolve(group: &str, version: &str, segments: &[String]) -> Result<Target, Ap
     };
     let resource = segs.first().copied().unwrap_or_default();
     let info = resources::find(group, version, resource).ok_or_else(ApiError::no_route)?;
-    let mut name = segs
+    // A trailing slash (`/pods/NAME/`, as the seed curls it) leaves an empty segment.
+    let name = segs
         .get(1)
         .filter(|s| !s.is_empty())
         .map(|s| (*s).to_owned());
@@ -338,29 +342,18 @@ fn resolve(group: &str, version: &str, segments: &[String]) -> Result<Target, Ap
         .map(|s| (*s).to_owned());
     let rest = if segs.len() > 3 {
         format!("/{}", segs[3..].join("/"))
-    } else if segs.len() == 3 && subresource.is_none() {
-        String::new()
     } else {
         String::new()
     };
     if segs.len() > 3 && subresource.as_deref() != Some("proxy") {
         return Err(ApiError::no_route());
     }
-    if let Some(sub) = &subresource {
-        if !info.has_subresource(sub) {
-            return Err(ApiError::no_route());
-        }
-    }
-    if segs.len() == 3 && subresource.is_none() && segs[2].is_empty() {
-        // `/pods/NAME/` - the object, as the seed curls it through kubectl proxy.
-    }
-    if let Some(n) = &name {
-        if n.contains("..") {
-            return Err(ApiError::no_route());
-        }
-    }
-    if name.as_deref() == Some("") {
-        name = None;
+    if subresource
+        .as_deref()
+        .is_some_and(|sub| !info.has_subresource(sub))
+        || name.as_deref().is_some_and(|n| n.contains(".."))
+    {
+        return Err(ApiError::no_route());
     }
     Ok(Target {
         info,

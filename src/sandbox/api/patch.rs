@@ -163,13 +163,6 @@ fn merge_map(target: &mut Map<String, Value>, patch: &Map<String, Value>, apply:
             }
         }
     }
-    if let Some(order) = patch
-        .iter()
-        .find_map(|(k, v)| Some((k.strip_prefix("$setElementOrder/")?, v)))
-    {
-        let (field, order) = order;
-        reorder(target, field, order);
-    }
     if let Some(retain) = patch.get("$retainKeys").and_then(Value::as_array) {
         let keep: Vec<&str> = retain.iter().filter_map(Value::as_str).collect();
         target.retain(|k, _| keep.contains(&k.as_str()));

@@ -34,7 +34,6 @@ enum F {
 
 type Field = (u32, &'static str, F);
 
-const TIME_FIELDS: &[Field] = &[];
 const OWNER_REF: &[Field] = &[
     (5, "apiVersion", F::Str),
     (1, "kind", F::Str),
@@ -386,10 +385,10 @@ fn decode_message(
                         seconds = v as i64;
                     }
                 }
-                if seconds != 0 {
-                    if let Ok(ts) = jiff::Timestamp::from_second(seconds) {
-                        out.insert(name, json!(ts.to_string()));
-                    }
+                if seconds != 0
+                    && let Ok(ts) = jiff::Timestamp::from_second(seconds)
+                {
+                    out.insert(name, json!(ts.to_string()));
                 }
             }
             (F::IntOrStr, Wire::Bytes(b)) => {
@@ -463,7 +462,6 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
     for (k, v) in decode_message(raw, schema, 0)? {
         object.insert(k, v);
     }
-    let _ = TIME_FIELDS;
     Ok(Value::Object(object))
 }
 

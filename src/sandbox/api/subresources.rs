@@ -108,8 +108,10 @@ pub async fn scale(
         if let Some(rv) = wanted
             .pointer("/metadata/resourceVersion")
             .and_then(Value::as_str)
+            && !rv.is_empty()
+            && Some(rv) != obj["metadata"]["resourceVersion"].as_str()
         {
-            if !rv.is_empty() && Some(rv) != obj["metadata"]["resourceVersion"].as_str() {
+            {
                 return Err(ApiError::conflict(
                     target.info.group,
                     target.info.resource,

@@ -39,7 +39,7 @@ pub type Column = (&'static str, &'static str, u8, &'static str);
 
 /// Builds a Table over `objects` of resource `resource`.
 pub fn table(resource: &str, objects: &[Value], include: IncludeObject, list_meta: Value) -> Value {
-    let columns = printers::columns(resource);
+    let columns = super::columns::columns(resource);
     let defs: Vec<Value> = columns
         .iter()
         .map(|(name, ty, priority, description)| {

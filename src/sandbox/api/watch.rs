@@ -13,7 +13,8 @@ use tokio::sync::mpsc;
 
 use crate::sandbox::store::StoreError;
 
-use super::handlers::{select, with_type};
+use super::handlers::with_type;
+use super::list::select;
 use super::query::Query;
 use super::status::ApiError;
 use super::{ApiResult, ApiState, Target};
