@@ -1,0 +1,390 @@
+//! Drives the sandbox store and controllers in-process through a whole deployment lifecycle:
+//! create, scale, update, a stuck rollout, a rollback and deletion.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kubetutor::lesson::ImageSpec;
+use kubetutor::sandbox::apps::Catalogue;
+use kubetutor::sandbox::controllers::{SimConfig, spawn};
+use kubetutor::sandbox::store::{DeleteOpts, ResKey, Store};
+use serde_json::{Value, json};
+
+const NS: &str = "default";
+
+fn catalogue() -> Arc<Catalogue> {
+    let image = |tag: &str| ImageSpec {
+        image: format!("example/app:{tag}"),
+        port: 80,
+        response: format!("app {tag} on {{hostname}}\n"),
+        logs: vec![],
+        env: BTreeMap::new(),
+        workdir: None,
+        files: BTreeMap::new(),
+    };
+    Arc::new(Catalogue::new(&[image("v1"), image("v2")]))
+}
+
+fn deployment(image: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": NS, "labels": {"app": "web"}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "app", "image": image}]}
+            }
+        }
+    })
+}
+
+/// Polls `check` until it returns Some, failing with `what` and the last state after 10 s.
+async fn wait_for<T>(store: &Store, what: &str, check: impl Fn(&Store) -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(v) = check(store) {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let (pods, _) = store.list(&ResKey::pods(), Some(NS));
+            let (rss, _) = store.list(&ResKey::replicasets(), Some(NS));
+            let d = store.get(&ResKey::deployments(), NS, "web");
+            panic!(
+                "timed out waiting for {what}\ndeployment: {d:#?}\nreplicasets: {:#?}\npods: {:#?}",
+                rss.iter()
+                    .map(|r| (
+                        &r["metadata"]["name"],
+                        &r["metadata"]["annotations"],
+                        &r["spec"]["replicas"],
+                        &r["status"]
+                    ))
+                    .collect::<Vec<_>>(),
+                pods.iter()
+                    .map(|p| (
+                        &p["metadata"]["name"],
+                        &p["status"]["phase"],
+                        &p["metadata"]["deletionTimestamp"]
+                    ))
+                    .collect::<Vec<_>>()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn pods(store: &Store) -> Vec<Value> {
+    store
+        .list(&ResKey::pods(), Some(NS))
+        .0
+        .into_iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .collect()
+}
+
+fn ready(p: &Value) -> bool {
+    p["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
+}
+
+fn image_of(p: &Value) -> &str {
+    p["spec"]["containers"][0]["image"].as_str().unwrap_or("")
+}
+
+fn waiting_reason(p: &Value) -> &str {
+    p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
+        .as_str()
+        .unwrap_or("")
+}
+
+/// The deployment once the controller has observed its latest generation.
+fn settled(store: &Store) -> Option<Value> {
+    let d = store.get(&ResKey::deployments(), NS, "web")?;
+    (d["status"]["observedGeneration"] == d["metadata"]["generation"]).then_some(d)
+}
+
+fn status(d: &Value, field: &str) -> i64 {
+    d["status"][field].as_i64().unwrap_or(0)
+}
+
+fn update_deployment(store: &Store, change: impl Fn(&mut Value)) {
+    for _ in 0..50 {
+        let mut d = store
+            .get(&ResKey::deployments(), NS, "web")
+            .expect("deployment exists");
+        change(&mut d);
+        if store.update(&ResKey::deployments(), d).is_ok() {
+            return;
+        }
+    }
+    panic!("could not update the deployment");
+}
+
+fn replica_sets(store: &Store) -> Vec<Value> {
+    store.list(&ResKey::replicasets(), Some(NS)).0
+}
+
+fn annotation<'a>(obj: &'a Value, key: &str) -> &'a str {
+    obj["metadata"]["annotations"][key].as_str().unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_lives_its_whole_life_in_the_sandbox() {
+    let store = Arc::new(Store::new());
+    let controllers = spawn(store.clone(), SimConfig::fast(), catalogue());
+    let nodes = store.list(&ResKey::nodes(), None).0;
+    assert_eq!(nodes.len(), 4, "a control plane and three workers");
+    assert!(store.get(&ResKey::services(), NS, "kubernetes").is_some());
+    store
+        .create(&ResKey::deployments(), deployment("example/app:v1"))
+        .unwrap();
+
+    // One pod, Running and Ready on a worker.
+    let pod = wait_for(&store, "one ready pod", |s| {
+        let ps = pods(s);
+        (ps.len() == 1 && ready(&ps[0]) && ps[0]["status"]["phase"] == "Running")
+            .then(|| ps[0].clone())
+    })
+    .await;
+    let node = pod["spec"]["nodeName"].as_str().unwrap();
+    assert!(node.starts_with("kubetutor-worker"), "{node}");
+    assert!(
+        pod["status"]["podIP"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.244.")
+    );
+    let rs1 = replica_sets(&store).remove(0);
+    let rs1_name = rs1["metadata"]["name"].as_str().unwrap().to_owned();
+    let hash = rs1["metadata"]["labels"]["pod-template-hash"]
+        .as_str()
+        .unwrap();
+    assert_eq!(rs1_name, format!("web-{hash}"));
+    assert!(
+        pod["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{rs1_name}-"))
+    );
+    wait_for(&store, "deployment available", |s| {
+        settled(s).filter(|d| status(d, "availableReplicas") == 1)
+    })
+    .await;
+    let events = store.list(&ResKey::events(), Some(NS)).0;
+    let reasons: BTreeSet<&str> = events.iter().filter_map(|e| e["reason"].as_str()).collect();
+    for r in [
+        "ScalingReplicaSet",
+        "SuccessfulCreate",
+        "Scheduled",
+        "Pulling",
+        "Pulled",
+        "Created",
+        "Started",
+    ] {
+        assert!(reasons.contains(r), "missing event {r}: {reasons:?}");
+    }
+
+    // Scale to 4: spread over the three workers.
+    update_deployment(&store, |d| d["spec"]["replicas"] = json!(4));
+    let ps = wait_for(&store, "four ready pods", |s| {
+        let ps = pods(s);
+        (ps.len() == 4 && ps.iter().all(ready)).then_some(ps)
+    })
+    .await;
+    let used: BTreeSet<&str> = ps
+        .iter()
+        .filter_map(|p| p["spec"]["nodeName"].as_str())
+        .collect();
+    assert_eq!(used.len(), 3, "pods spread over every worker: {used:?}");
+    wait_for(&store, "4/4 ready", |s| {
+        settled(s).filter(|d| status(d, "readyReplicas") == 4)
+    })
+    .await;
+
+    // New image: a second ReplicaSet takes over, revision 2.
+    update_deployment(&store, |d| {
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("example/app:v2")
+    });
+    wait_for(&store, "rollout to v2", |s| {
+        let d = settled(s)?;
+        let ps = pods(s);
+        let done = status(&d, "updatedReplicas") == 4
+            && status(&d, "availableReplicas") == 4
+            && status(&d, "replicas") == 4
+            && ps.len() == 4
+            && ps
+                .iter()
+                .all(|p| image_of(p) == "example/app:v2" && ready(p));
+        done.then_some(())
+    })
+    .await;
+    let d = store.get(&ResKey::deployments(), NS, "web").unwrap();
+    assert_eq!(annotation(&d, "deployment.kubernetes.io/revision"), "2");
+    let rss = replica_sets(&store);
+    assert_eq!(rss.len(), 2);
+    let old = rss
+        .iter()
+        .find(|r| r["metadata"]["name"] == rs1_name.as_str())
+        .unwrap();
+    assert_eq!(old["spec"]["replicas"], 0);
+    let v2_template = rss
+        .iter()
+        .find(|r| r["metadata"]["name"] != rs1_name.as_str())
+        .unwrap()["spec"]["template"]
+        .clone();
+
+    // Scale to 2, then a missing image: 2 old ready + 1 new failing to pull.
+    update_deployment(&store, |d| d["spec"]["replicas"] = json!(2));
+    wait_for(&store, "2/2", |s| {
+        settled(s).filter(|d| status(d, "readyReplicas") == 2 && pods(s).len() == 2)
+    })
+    .await;
+    update_deployment(&store, |d| {
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("example/app:v10")
+    });
+    wait_for(&store, "stuck rollout with ImagePullBackOff", |s| {
+        let d = settled(s)?;
+        let ps = pods(s);
+        let bad: Vec<&Value> = ps
+            .iter()
+            .filter(|p| image_of(p) == "example/app:v10")
+            .collect();
+        let good = ps
+            .iter()
+            .filter(|p| image_of(p) == "example/app:v2" && ready(p))
+            .count();
+        let stuck = bad.len() == 1
+            && good == 2
+            && waiting_reason(bad[0]) == "ImagePullBackOff"
+            && bad[0]["status"]["phase"] == "Pending"
+            && status(&d, "readyReplicas") == 2
+            && status(&d, "updatedReplicas") == 1;
+        stuck.then_some(())
+    })
+    .await;
+    let events = store.list(&ResKey::events(), Some(NS)).0;
+    assert!(events.iter().any(|e| {
+        e["reason"] == "Failed"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Failed to pull image \"example/app:v10\""))
+    }));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["message"] == "Error: ImagePullBackOff")
+    );
+    assert_eq!(replica_sets(&store).len(), 3);
+
+    // Roll back the way `kubectl rollout undo` does: put revision 2's template back.
+    let mut template = v2_template;
+    template["metadata"]["labels"]
+        .as_object_mut()
+        .unwrap()
+        .remove("pod-template-hash");
+    update_deployment(&store, |d| d["spec"]["template"] = template.clone());
+    wait_for(&store, "rolled back to v2", |s| {
+        let d = settled(s)?;
+        let ps = pods(s);
+        let done = status(&d, "updatedReplicas") == 2
+            && status(&d, "availableReplicas") == 2
+            && status(&d, "replicas") == 2
+            && ps.len() == 2
+            && ps.iter().all(|p| image_of(p) == "example/app:v2");
+        done.then_some(())
+    })
+    .await;
+    let rss = replica_sets(&store);
+    assert_eq!(rss.len(), 3, "the v2 ReplicaSet is reused, not recreated");
+    let v2 = rss
+        .iter()
+        .find(|r| r["spec"]["template"]["spec"]["containers"][0]["image"] == "example/app:v2")
+        .unwrap();
+    assert_eq!(annotation(v2, "deployment.kubernetes.io/revision"), "4");
+    assert_eq!(
+        annotation(v2, "deployment.kubernetes.io/revision-history"),
+        "2"
+    );
+    let d = store.get(&ResKey::deployments(), NS, "web").unwrap();
+    assert_eq!(annotation(&d, "deployment.kubernetes.io/revision"), "4");
+    let progressing = d["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Progressing")
+        .unwrap()
+        .clone();
+    assert_eq!(progressing["reason"], "NewReplicaSetAvailable");
+
+    // Delete the deployment: its ReplicaSets and pods are collected.
+    store
+        .delete(&ResKey::deployments(), NS, "web", &DeleteOpts::default())
+        .unwrap();
+    wait_for(&store, "garbage collection", |s| {
+        let left = s.list(&ResKey::replicasets(), Some(NS)).0.len()
+            + s.list(&ResKey::pods(), Some(NS)).0.len();
+        (left == 0).then_some(())
+    })
+    .await;
+    controllers.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_get_endpoints_and_slices() {
+    let store = Arc::new(Store::new());
+    let controllers = spawn(store.clone(), SimConfig::fast(), catalogue());
+    store
+        .create(&ResKey::deployments(), deployment("example/app:v1"))
+        .unwrap();
+    store
+        .create(
+            &ResKey::services(),
+            json!({"apiVersion": "v1", "kind": "Service",
+                   "metadata": {"name": "web", "namespace": NS, "labels": {"app": "web"}},
+                   "spec": {"selector": {"app": "web"}, "type": "NodePort",
+                            "ports": [{"port": 80, "targetPort": 80, "protocol": "TCP", "nodePort": 30080}]}}),
+        )
+        .unwrap();
+    let ep = wait_for(&store, "a ready endpoint", |s| {
+        let ep = s.get(&ResKey::endpoints(), NS, "web")?;
+        ep["subsets"][0]["addresses"][0]["ip"]
+            .is_string()
+            .then_some(ep)
+    })
+    .await;
+    assert_eq!(ep["subsets"][0]["ports"][0]["port"], 80);
+    assert_eq!(ep["subsets"][0]["addresses"][0]["targetRef"]["kind"], "Pod");
+    let slices = store.list(&ResKey::endpointslices(), Some(NS)).0;
+    let slice = slices
+        .iter()
+        .find(|s| s["metadata"]["labels"]["kubernetes.io/service-name"] == "web")
+        .expect("an EndpointSlice for the service");
+    assert!(
+        slice["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("web-")
+    );
+    assert_eq!(slice["endpoints"][0]["conditions"]["ready"], true);
+    let k8s = store.get(&ResKey::endpoints(), NS, "kubernetes").unwrap();
+    assert_eq!(k8s["subsets"][0]["addresses"][0]["ip"], "127.0.0.1");
+
+    store
+        .delete(&ResKey::services(), NS, "web", &DeleteOpts::default())
+        .unwrap();
+    wait_for(&store, "endpoints removed with the service", |s| {
+        let gone = s.get(&ResKey::endpoints(), NS, "web").is_none()
+            && !s
+                .list(&ResKey::endpointslices(), Some(NS))
+                .0
+                .iter()
+                .any(|e| e["metadata"]["labels"]["kubernetes.io/service-name"] == "web");
+        gone.then_some(())
+    })
+    .await;
+    controllers.shutdown().await;
+}
