@@ -388,3 +388,38 @@ async fn services_get_endpoints_and_slices() {
     .await;
     controllers.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_sandbox_comes_back_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let store = Arc::new(Store::new());
+    let controllers = spawn(store.clone(), SimConfig::fast(), catalogue());
+    store
+        .create(&ResKey::deployments(), deployment("example/app:v1"))
+        .unwrap();
+    let before = wait_for(&store, "a ready pod", |s| {
+        let ps = pods(s);
+        (ps.len() == 1 && ready(&ps[0])).then(|| ps[0]["metadata"]["name"].clone())
+    })
+    .await;
+    controllers.shutdown().await;
+    kubetutor::sandbox::persist::save(&store, &path).unwrap();
+    let rv = store.resource_version();
+
+    let restored = Arc::new(Store::new());
+    let outcome = kubetutor::sandbox::persist::load(&restored, &path).unwrap();
+    assert!(matches!(
+        outcome,
+        kubetutor::sandbox::persist::LoadOutcome::Restored { .. }
+    ));
+    assert!(restored.resource_version() > rv);
+    let controllers = spawn(restored.clone(), SimConfig::fast(), catalogue());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ps = pods(&restored);
+    assert_eq!(ps.len(), 1, "no pod recreated");
+    assert_eq!(ps[0]["metadata"]["name"], before);
+    assert!(ready(&ps[0]) && ps[0]["status"]["phase"] == "Running");
+    assert_eq!(restored.list(&ResKey::nodes(), None).0.len(), 4);
+    controllers.shutdown().await;
+}

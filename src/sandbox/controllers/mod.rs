@@ -161,7 +161,21 @@ async fn run_loop(
     let mut changes = store.subscribe_changes();
     loop {
         changes.borrow_and_update();
-        r.reconcile(&store);
+        // Passes are synchronous and may be long (a thousand pods): keep them off the
+        // async workers that serve the API.
+        let s = store.clone();
+        r = match tokio::task::spawn_blocking(move || {
+            r.reconcile(&s);
+            r
+        })
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("a sandbox controller stopped: {e}");
+                break;
+            }
+        };
         tokio::select! {
             _ = cancel.cancelled() => break,
             res = changes.changed() => {

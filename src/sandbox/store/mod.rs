@@ -427,7 +427,19 @@ impl Store {
         {
             return Err(conflict(key, &name, CONFLICT_MESSAGE.to_owned()));
         }
-        let spec_changed = old.get("spec") != obj.get("spec");
+        let spec_changed = if *key == ResKey::pods() {
+            // Binding a pod to a node is not a spec change a user made.
+            let strip = |v: Option<&Value>| {
+                let mut v = v.cloned();
+                if let Some(Value::Object(m)) = v.as_mut() {
+                    m.remove("nodeName");
+                }
+                v
+            };
+            strip(old.get("spec")) != strip(obj.get("spec"))
+        } else {
+            old.get("spec") != obj.get("spec")
+        };
         let m = meta::metadata_mut(&mut obj);
         for field in [
             "uid",
