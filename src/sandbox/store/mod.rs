@@ -19,7 +19,7 @@ pub use watch::{EventType, WatchEvent, WatchReceiver};
 use watch::{Watcher, WatcherShared};
 
 /// Events kept for watch resumes; older resourceVersions get `Expired`.
-pub const DEFAULT_HISTORY: usize = 20_000;
+pub const DEFAULT_HISTORY: usize = 5_000;
 
 /// Which collection: API group ("" for core) and plural resource name, e.g. ("apps","deployments").
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
