@@ -49,7 +49,10 @@ fn target_port(svc_port: &Value, pod: &Value) -> Option<i64> {
     }
 }
 
-fn ports_for(svc: &Value, pod: Option<&Value>) -> Vec<Value> {
+/// The ports of an Endpoints subset or (with `always_named`) an EndpointSlice: slices always
+/// carry a name, "" when the Service port has none (`kubectl describe service`
+/// dereferences it).
+fn ports_for(svc: &Value, pod: Option<&Value>, always_named: bool) -> Vec<Value> {
     let empty = json!({});
     svc.pointer("/spec/ports")
         .and_then(Value::as_array)
@@ -169,7 +172,7 @@ impl EndpointsController {
             "metadata": {"name": name, "namespace": ns, "labels": labels.clone()},
         });
         if !ready.is_empty() || !not_ready.is_empty() {
-            let mut subset = json!({"ports": ports_for(svc, selected.first().copied())});
+            let mut subset = json!({"ports": ports_for(svc, selected.first().copied(), false)});
             if !ready.is_empty() {
                 subset["addresses"] = json!(ready);
             }
@@ -221,7 +224,7 @@ impl EndpointsController {
                          "ownerReferences": [owner]},
             "addressType": "IPv4",
             "endpoints": endpoints,
-            "ports": ports_for(svc, selected.first().copied()),
+            "ports": ports_for(svc, selected.first().copied(), true),
         });
         let current = ours.first().map(|s| (*s).clone());
         upsert(store, &ResKey::endpointslices(), current, slice)?;
