@@ -370,7 +370,10 @@ async fn services_get_endpoints_and_slices() {
             .starts_with("web-")
     );
     assert_eq!(slice["endpoints"][0]["conditions"]["ready"], true);
-    assert_eq!(slice["ports"][0]["name"], "", "kubectl describe needs a port name");
+    assert_eq!(
+        slice["ports"][0]["name"], "",
+        "kubectl describe needs a port name"
+    );
     let k8s = store.get(&ResKey::endpoints(), NS, "kubernetes").unwrap();
     assert_eq!(k8s["subsets"][0]["addresses"][0]["ip"], "127.0.0.1");
 

@@ -62,12 +62,9 @@ fn ports_for(svc: &Value, pod: Option<&Value>, always_named: bool) -> Vec<Value>
                 .filter_map(|p| {
                     let port = target_port(p, pod.unwrap_or(&empty))?;
                     let mut out = Map::new();
-                    if let Some(n) = p
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .filter(|n| !n.is_empty())
-                    {
-                        out.insert("name".into(), json!(n));
+                    let name = p.get("name").and_then(Value::as_str).unwrap_or("");
+                    if always_named || !name.is_empty() {
+                        out.insert("name".into(), json!(name));
                     }
                     out.insert("port".into(), json!(port));
                     out.insert(
