@@ -427,3 +427,128 @@ async fn a_restarted_sandbox_comes_back_as_it_was() {
     assert_eq!(restored.list(&ResKey::nodes(), None).0.len(), 4);
     controllers.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recreate_replaces_every_pod_at_once() {
+    let store = Arc::new(Store::new());
+    let controllers = spawn(store.clone(), SimConfig::fast(), catalogue());
+    let mut d = deployment("example/app:v1");
+    d["spec"]["replicas"] = json!(3);
+    d["spec"]["strategy"] = json!({"type": "Recreate"});
+    store.create(&ResKey::deployments(), d).unwrap();
+    wait_for(&store, "three ready pods", |s| {
+        let ps = pods(s);
+        (ps.len() == 3 && ps.iter().all(ready)).then_some(())
+    })
+    .await;
+    update_deployment(&store, |d| {
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("example/app:v2")
+    });
+    // Recreate never mixes versions: no v2 pod exists while a v1 pod is still there.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let all = store.list(&ResKey::pods(), Some(NS)).0;
+        let v1 = all
+            .iter()
+            .filter(|p| image_of(p) == "example/app:v1")
+            .count();
+        let v2: Vec<&Value> = all
+            .iter()
+            .filter(|p| image_of(p) == "example/app:v2")
+            .collect();
+        assert!(
+            v1 == 0 || v2.is_empty(),
+            "versions mixed during a Recreate rollout"
+        );
+        if v1 == 0 && v2.len() == 3 && v2.iter().all(|p| ready(p)) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Recreate rollout did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    controllers.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_propagates_in_the_foreground_or_orphans() {
+    use kubetutor::sandbox::store::Propagation;
+    let store = Arc::new(Store::new());
+    let controllers = spawn(store.clone(), SimConfig::fast(), catalogue());
+    store
+        .create(&ResKey::deployments(), deployment("example/app:v1"))
+        .unwrap();
+    wait_for(&store, "a ready pod", |s| {
+        let ps = pods(s);
+        (ps.len() == 1 && ready(&ps[0])).then_some(())
+    })
+    .await;
+
+    // Orphan: the ReplicaSet and its pod stay, without an owner.
+    let orphan = DeleteOpts {
+        propagation: Propagation::Orphan,
+        ..Default::default()
+    };
+    store
+        .delete(&ResKey::deployments(), NS, "web", &orphan)
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rss = replica_sets(&store);
+    assert_eq!(rss.len(), 1);
+    assert!(rss[0]["metadata"]["ownerReferences"].is_null());
+    assert_eq!(pods(&store).len(), 1);
+
+    // Foreground: the ReplicaSet stays (terminating) until its pod is gone.
+    let rs_name = rss[0]["metadata"]["name"].as_str().unwrap().to_owned();
+    let foreground = DeleteOpts {
+        propagation: Propagation::Foreground,
+        ..Default::default()
+    };
+    let rs = store
+        .delete(&ResKey::replicasets(), NS, &rs_name, &foreground)
+        .unwrap();
+    assert!(rs["metadata"]["deletionTimestamp"].is_string());
+    wait_for(&store, "foreground deletion to finish", |s| {
+        let gone = s.get(&ResKey::replicasets(), NS, &rs_name).is_none();
+        if gone {
+            assert!(
+                s.list(&ResKey::pods(), Some(NS)).0.is_empty(),
+                "pods went first"
+            );
+        }
+        gone.then_some(())
+    })
+    .await;
+
+    // A namespace goes Terminating, loses its content, then disappears.
+    store
+        .create(
+            &ResKey::namespaces(),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "scratch"},
+                   "status": {"phase": "Active"}}),
+        )
+        .unwrap();
+    let mut d = deployment("example/app:v1");
+    d["metadata"]["namespace"] = json!("scratch");
+    store.create(&ResKey::deployments(), d).unwrap();
+    let ns = store
+        .delete(&ResKey::namespaces(), "", "scratch", &DeleteOpts::default())
+        .unwrap();
+    assert_eq!(ns["status"]["phase"], "Terminating");
+    wait_for(&store, "the namespace to go", |s| {
+        s.get(&ResKey::namespaces(), "", "scratch")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(
+        store
+            .list(&ResKey::deployments(), Some("scratch"))
+            .0
+            .is_empty()
+    );
+    assert!(store.list(&ResKey::pods(), Some("scratch")).0.is_empty());
+    controllers.shutdown().await;
+}
