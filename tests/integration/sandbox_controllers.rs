@@ -500,8 +500,23 @@ async fn deletion_propagates_in_the_foreground_or_orphans() {
     assert!(rss[0]["metadata"]["ownerReferences"].is_null());
     assert_eq!(pods(&store).len(), 1);
 
-    // Foreground: the ReplicaSet stays (terminating) until its pod is gone.
+    // A new Deployment with the same template adopts the orphaned ReplicaSet.
     let rs_name = rss[0]["metadata"]["name"].as_str().unwrap().to_owned();
+    let d = store
+        .create(&ResKey::deployments(), deployment("example/app:v1"))
+        .unwrap();
+    let uid = d["metadata"]["uid"].clone();
+    wait_for(&store, "the orphan to be adopted", |s| {
+        let rs = s.get(&ResKey::replicasets(), NS, &rs_name)?;
+        (rs["metadata"]["ownerReferences"][0]["uid"] == uid).then_some(())
+    })
+    .await;
+    assert_eq!(replica_sets(&store).len(), 1, "no second ReplicaSet");
+    store
+        .delete(&ResKey::deployments(), NS, "web", &orphan)
+        .unwrap();
+
+    // Foreground: the ReplicaSet stays (terminating) until its pod is gone.
     let foreground = DeleteOpts {
         propagation: Propagation::Foreground,
         ..Default::default()

@@ -9,7 +9,9 @@ use serde_json::{Map, Value, json};
 
 use super::events::{EventRecorder, Source};
 use super::rollout::{fenceposts, max_scaled_down, new_rs_replicas};
-use super::util::{controlled_by, creation_key, int, pod_active, spec_replicas, str_at};
+use super::util::{
+    controlled_by, creation_key, int, pod_active, selector_matches, spec_replicas, str_at,
+};
 use super::{Reconciler, SimConfig};
 use crate::sandbox::hash::{POD_TEMPLATE_HASH, pod_template_hash, templates_equal_ignoring_hash};
 use crate::sandbox::store::{DeleteOpts, ResKey, Store, StoreError, meta};
@@ -127,6 +129,25 @@ impl DeploymentController {
             .filter(|rs| meta::namespace(rs) == meta::namespace(d) && controlled_by(rs, uid))
             .map(|rs| (**rs).clone())
             .collect();
+        // Adopt orphaned ReplicaSets the selector matches, as `ClaimReplicaSets` does (for
+        // instance after the Deployment was deleted with `--cascade=orphan` and recreated).
+        if !meta::is_terminating(d) {
+            for rs in all_rss.iter().filter(|rs| {
+                meta::namespace(rs) == meta::namespace(d)
+                    && meta::controller_uid(rs).is_none()
+                    && !meta::is_terminating(rs)
+                    && selector_matches(d.pointer("/spec/selector"), rs.pointer("/metadata/labels"))
+            }) {
+                let mut adopted = (**rs).clone();
+                let refs = meta::metadata_mut(&mut adopted)
+                    .entry("ownerReferences")
+                    .or_insert_with(|| json!([]));
+                if let Value::Array(a) = refs {
+                    a.push(meta::controller_ref(d));
+                }
+                rss.push(store.update(&ResKey::replicasets(), adopted)?);
+            }
+        }
         rss.sort_by_key(creation_key);
         let replicas = spec_replicas(d);
         let rolling = str_at(d, "/spec/strategy/type") != "Recreate";
