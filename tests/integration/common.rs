@@ -7,16 +7,8 @@ use std::process::Command;
 /// The `kubetutor` binary, with the environment scrubbed of anything that would change its
 /// behaviour (colours, CI detection, the user's kubeconfig, logging).
 pub fn kubetutor() -> assert_cmd::Command {
-    let mut cmd =
-        assert_cmd::Command::cargo_bin("kubetutor").expect("the kubetutor binary is built");
-    for var in [
-        "NO_COLOR",
-        "CLICOLOR_FORCE",
-        "CI",
-        "KUBECONFIG",
-        "RUST_LOG",
-        "XDG_STATE_HOME",
-    ] {
+    let mut cmd = assert_cmd::Command::cargo_bin("kubetutor").expect("the kubetutor binary is built");
+    for var in ["NO_COLOR", "CLICOLOR_FORCE", "CI", "KUBECONFIG", "RUST_LOG", "XDG_STATE_HOME"] {
         cmd.env_remove(var);
     }
     cmd
