@@ -567,3 +567,62 @@ async fn deletion_propagates_in_the_foreground_or_orphans() {
     assert!(store.list(&ResKey::pods(), Some("scratch")).0.is_empty());
     controllers.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junk_objects_do_not_stop_the_controllers() {
+    let store = Arc::new(Store::new());
+    let controllers = spawn(store.clone(), SimConfig::fast(), catalogue());
+    let junk = [
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "j1", "namespace": NS}, "spec": {"replicas": "many"}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "j2", "namespace": NS},
+               "spec": {"replicas": -3, "selector": {"matchLabels": {"x": "y"}},
+                        "strategy": {"rollingUpdate": {"maxSurge": "abc%", "maxUnavailable": []}},
+                        "template": {"spec": {"containers": "nope"}}}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "j3", "namespace": NS}, "spec": null}),
+    ];
+    for obj in junk {
+        store.create(&ResKey::deployments(), obj).unwrap();
+    }
+    store
+        .create(
+            &ResKey::replicasets(),
+            json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                   "metadata": {"name": "r1", "namespace": NS}, "spec": {"replicas": 1}}),
+        )
+        .unwrap();
+    store
+        .create(
+            &ResKey::pods(),
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1", "namespace": NS},
+                   "spec": {"nodeName": "no-such-node", "containers": [{"name": 3}]}}),
+        )
+        .unwrap();
+    store
+        .create(
+            &ResKey::services(),
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s1", "namespace": NS},
+                   "spec": {"selector": {"x": 1}, "ports": [{"port": "eighty", "targetPort": "http"}]}}),
+        )
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The loops survived: a well-formed deployment still rolls out.
+    store
+        .create(&ResKey::deployments(), deployment("example/app:v1"))
+        .unwrap();
+    wait_for(&store, "a ready pod despite the junk", |s| {
+        pods(s)
+            .iter()
+            .any(|p| {
+                p["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("web-"))
+                    && ready(p)
+            })
+            .then_some(())
+    })
+    .await;
+    controllers.shutdown().await;
+}

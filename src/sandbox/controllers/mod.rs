@@ -181,7 +181,11 @@ async fn run_loop(
     let mut changes = store.subscribe_changes();
     loop {
         changes.borrow_and_update();
-        r.reconcile(&store);
+        // A bug tripped by one odd object must not stop the whole control plane.
+        let pass = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.reconcile(&store)));
+        if pass.is_err() {
+            tracing::error!("a sandbox controller pass panicked; retrying on the next change");
+        }
         tokio::select! {
             _ = cancel.cancelled() => break,
             res = changes.changed() => {
