@@ -626,3 +626,61 @@ async fn junk_objects_do_not_stop_the_controllers() {
     .await;
     controllers.shutdown().await;
 }
+
+/// Every object the controllers write must deserialize into the typed k8s-openapi structs that
+/// kube-rs users (the runner, the checks) read them with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_read_back_as_typed_kubernetes_objects() {
+    use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+    use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Service};
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+
+    fn check<T: serde::de::DeserializeOwned>(store: &Store, key: ResKey) -> usize {
+        let (items, _) = store.list(&key, None);
+        for item in &items {
+            if let Err(e) = serde_json::from_value::<T>(item.clone()) {
+                panic!("{} does not deserialize: {e}\n{item:#}", key.qualified());
+            }
+        }
+        items.len()
+    }
+
+    let store = Arc::new(Store::new());
+    let controllers = spawn(store.clone(), SimConfig::fast(), catalogue());
+    store
+        .create(&ResKey::deployments(), deployment("example/app:v1"))
+        .unwrap();
+    store
+        .create(
+            &ResKey::services(),
+            json!({"apiVersion": "v1", "kind": "Service",
+                   "metadata": {"name": "web", "namespace": NS},
+                   "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}),
+        )
+        .unwrap();
+    wait_for(&store, "a ready pod", |s| {
+        let ps = pods(s);
+        (ps.len() == 1 && ready(&ps[0])).then_some(())
+    })
+    .await;
+    update_deployment(&store, |d| {
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("example/app:v10")
+    });
+    wait_for(&store, "a failing pull", |s| {
+        pods(s)
+            .iter()
+            .any(|p| waiting_reason(p) == "ImagePullBackOff")
+            .then_some(())
+    })
+    .await;
+    assert_eq!(check::<Deployment>(&store, ResKey::deployments()), 1);
+    assert_eq!(check::<ReplicaSet>(&store, ResKey::replicasets()), 2);
+    assert_eq!(check::<Pod>(&store, ResKey::pods()), 2);
+    assert_eq!(check::<Node>(&store, ResKey::nodes()), 4);
+    assert_eq!(check::<Namespace>(&store, ResKey::namespaces()), 4);
+    assert_eq!(check::<Service>(&store, ResKey::services()), 2);
+    assert_eq!(check::<Endpoints>(&store, ResKey::endpoints()), 2);
+    assert_eq!(check::<EndpointSlice>(&store, ResKey::endpointslices()), 2);
+    assert!(check::<Event>(&store, ResKey::events()) > 5);
+    controllers.shutdown().await;
+}
