@@ -398,6 +398,13 @@ async fn the_seed_tutorial_end_to_end() {
         "{services}"
     );
     let np = node_port(&c);
+    let describe = c.wait_for(&["describe", "services/hello-part3"], WAIT, |d| {
+        d.contains("Endpoints:                10.244.")
+    });
+    assert!(
+        describe.contains(&format!("NodePort:                 <unset>  {np}/TCP")),
+        "{describe}"
+    );
     let answer = wait_http(np, |a| a.contains("application version 1"));
     assert!(answer.contains(&pod), "{answer}");
     let proxied = c.ok(&[
@@ -566,4 +573,67 @@ async fn get_watch_streams_changes() {
         "kubectl get -w did not show the new configmap:\n{text}"
     );
     c.sandbox.shutdown().await;
+}
+
+#[test]
+fn the_sandbox_command_prints_its_kubeconfig_and_serves_kubectl() {
+    use std::io::BufRead;
+    let Some(kubectl) = real_kubectl() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = dir.path().join("sandbox.kubeconfig");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("kubetutor"))
+        .args(["sandbox", "--listen", "127.0.0.1:0", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .env_remove("KUBECONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubetutor sandbox starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let started = Instant::now();
+    let line = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("KUBECONFIG="))
+        .expect("a KUBECONFIG= line");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        line.ends_with(&format!("KUBECONFIG={}", kubeconfig.display())),
+        "{line}"
+    );
+    let token = std::fs::read_to_string(&kubeconfig).expect("kubeconfig written");
+    let token = token
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .expect("token")
+        .to_owned();
+    assert!(!line.contains(&token));
+    let out = Command::new(&kubectl)
+        .args(["get", "nodes"])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("KUBECACHEDIR", dir.path().join("cache"))
+        .env("HOME", dir.path())
+        .output()
+        .expect("kubectl runs");
+    let _ = child.kill();
+    let _ = child.wait();
+    let nodes = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        nodes.contains("control-plane") && nodes.contains("Ready"),
+        "{nodes}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_sandbox_command_refuses_non_loopback_addresses() {
+    let out = crate::common::kubetutor()
+        .args(["sandbox", "--listen", "0.0.0.0:0"])
+        .output()
+        .expect("kubetutor runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a loopback address"));
 }
