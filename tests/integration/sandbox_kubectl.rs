@@ -637,3 +637,27 @@ fn the_sandbox_command_refuses_non_loopback_addresses() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a loopback address"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typos_in_manifests_are_rejected_like_a_real_cluster() {
+    let Some(c) = Cluster::start(Vec::new()).await else {
+        return;
+    };
+    let manifest = c.dir().join("typo.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: typo\nspec:\n  selector:\n    matchLabels: {app: typo}\n  template:\n    metadata:\n      labels: {app: typo}\n    spec:\n      containers:\n      - name: app\n        imagee: nginx:1.27\n",
+    )
+    .expect("write manifest");
+    let path = manifest.to_str().expect("utf-8 path");
+    let err = c.fails(&["apply", "-f", path]);
+    assert!(
+        err.contains("unknown field \"spec.template.spec.containers[0].imagee\""),
+        "{err}"
+    );
+    let err = c.fails(&["create", "-f", path]);
+    assert!(err.contains("strict decoding error"), "{err}");
+    let out = c.run(&["get", "deployments", "-o", "name"]);
+    assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
+    c.sandbox.shutdown().await;
+}

@@ -13,6 +13,7 @@ use super::list::list;
 use super::patch::{self, PatchKind};
 use super::query::Query;
 use super::status::ApiError;
+use super::strict;
 use super::table::{self, IncludeObject};
 use super::{
     ApiResult, ApiState, RequestLabel, Target, admission, json_response, protobuf, read_body,
@@ -306,6 +307,7 @@ async fn create(
             m.remove(field);
         }
     }
+    strict::enforce(query.get("fieldValidation"), target.info.kind, None, &obj)?;
     let obj = admission::admit_create(state, target.info, obj)?;
     if query.dry_run() {
         return Ok(json_response(StatusCode::CREATED, &obj, pretty));
@@ -371,6 +373,12 @@ async fn update(
     }
     place(state, target, &mut obj)?;
     let old = current(state, target)?;
+    strict::enforce(
+        query.get("fieldValidation"),
+        target.info.kind,
+        Some(&old),
+        &obj,
+    )?;
     let new = merge_for_write(target, &old, obj);
     let new = admission::admit_update(state, target.info, &old, new)?;
     if query.dry_run() {
@@ -427,6 +435,12 @@ async fn patch(
                 "the namespace of the object does not match the namespace on the request",
             ));
         }
+        strict::enforce(
+            query.get("fieldValidation"),
+            target.info.kind,
+            Some(&old),
+            &patched,
+        )?;
         let new = merge_for_write(target, &old, patched);
         let new = admission::admit_update(state, target.info, &old, new)?;
         if query.dry_run() {
@@ -470,6 +484,7 @@ fn apply_create(
         }
     }
     place(state, target, &mut obj)?;
+    strict::enforce(query.get("fieldValidation"), target.info.kind, None, &obj)?;
     let obj = admission::admit_create(state, target.info, obj)?;
     if query.dry_run() {
         return Ok(json_response(StatusCode::CREATED, &obj, pretty));

@@ -15,6 +15,7 @@ pub mod protobuf;
 pub mod query;
 pub mod resources;
 pub mod status;
+pub mod strict;
 pub mod subresources;
 pub mod table;
 pub mod watch;
