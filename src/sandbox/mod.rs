@@ -254,6 +254,9 @@ impl Apps for CatalogueApps {
             .map(str::to_owned)
             .collect()
     }
+    fn prompt(&self, pod: &Value, container: &str) -> String {
+        self.0.prompt(container_image(pod, Some(container)), pod)
+    }
     fn exec(&self, pod: &Value, container: &str, argv: &[String]) -> ExecOutput {
         let result = self
             .0

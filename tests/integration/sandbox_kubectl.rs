@@ -50,6 +50,25 @@ impl Cluster {
             .expect("kubectl runs")
     }
 
+    /// Runs kubectl with `input` on its stdin.
+    pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(&self.kubectl)
+            .args(args)
+            .env("KUBECONFIG", self.sandbox.kubeconfig_path())
+            .env("KUBECACHEDIR", self.dir.path().join("cache"))
+            .env("HOME", self.dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input.as_bytes()).expect("write stdin");
+        }
+        child.wait_with_output().expect("kubectl output")
+    }
+
     /// Runs kubectl and returns stdout, failing the test with stderr when it fails.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
@@ -379,6 +398,18 @@ async fn the_seed_tutorial_end_to_end() {
     );
     let env = c.ok(&["exec", &pod, "--", "env"]);
     assert!(env.contains(&format!("HOSTNAME={pod}")), "{env}");
+    let shell = c.run_with_stdin(
+        &["exec", "-i", &pod, "--", "bash"],
+        "curl localhost:8080\nexit 3\n",
+    );
+    let shown = String::from_utf8_lossy(&shell.stdout);
+    assert!(shown.contains("application version 1"), "{shown}");
+    assert_eq!(
+        shell.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&shell.stderr)
+    );
 
     // 3.2 - expose and reach the app through the node port and the service proxy.
     c.ok(&[

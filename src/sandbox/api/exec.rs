@@ -16,8 +16,16 @@ use super::{ApiResult, ExecOutput};
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const PROTOCOLS: &[&str] = &["v5.channel.k8s.io", "v4.channel.k8s.io"];
 
+/// What runs once the WebSocket is up.
+pub enum Session {
+    /// A command already run: send its output and status.
+    Once(ExecOutput),
+    /// An interactive shell reading lines from stdin.
+    Shell(super::shell::Shell),
+}
+
 /// Upgrades the request to a WebSocket and streams `output` on the k8s channels.
-pub fn upgrade(mut req: Request<Body>, output: ExecOutput) -> ApiResult {
+pub fn upgrade(mut req: Request<Body>, session: Session) -> ApiResult {
     let headers = req.headers();
     let is_websocket = headers
         .get(header::UPGRADE)
@@ -51,7 +59,10 @@ pub fn upgrade(mut req: Request<Body>, output: ExecOutput) -> ApiResult {
             return;
         };
         let mut io = TokioIo::new(upgraded);
-        let _ = stream(&mut io, &output).await;
+        let _ = match session {
+            Session::Once(output) => stream(&mut io, &output).await,
+            Session::Shell(shell) => super::shell::run(&mut io, shell).await,
+        };
     });
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
@@ -75,15 +86,23 @@ async fn stream<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         io.write_all(&frame(0x2, &channel(2, output.stderr.as_bytes())))
             .await?;
     }
-    let status = if output.exit_code == 0 {
+    finish(io, output.exit_code).await
+}
+
+/// Sends the status on channel 3, closes the WebSocket and waits briefly for the client.
+pub(super) async fn finish<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    io: &mut S,
+    exit_code: i32,
+) -> std::io::Result<()> {
+    let status = if exit_code == 0 {
         json!({"metadata": {}, "status": "Success"})
     } else {
         json!({
             "metadata": {},
             "status": "Failure",
-            "message": format!("command terminated with non-zero exit code: error executing command, exit code {}", output.exit_code),
+            "message": format!("command terminated with non-zero exit code: error executing command, exit code {}", exit_code),
             "reason": "NonZeroExitCode",
-            "details": {"causes": [{"reason": "ExitCode", "message": output.exit_code.to_string()}]}
+            "details": {"causes": [{"reason": "ExitCode", "message": exit_code.to_string()}]}
         })
     };
     io.write_all(&frame(0x2, &channel(3, status.to_string().as_bytes())))
@@ -105,7 +124,7 @@ async fn stream<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     io.shutdown().await
 }
 
-fn channel(id: u8, data: &[u8]) -> Vec<u8> {
+pub(super) fn channel(id: u8, data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + 1);
     out.push(id);
     out.extend_from_slice(data);
@@ -113,7 +132,7 @@ fn channel(id: u8, data: &[u8]) -> Vec<u8> {
 }
 
 /// One unmasked server frame with FIN set.
-fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+pub(super) fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = vec![0x80 | opcode];
     let len = payload.len();
     if len < 126 {

@@ -14,6 +14,7 @@ pub mod printers;
 pub mod protobuf;
 pub mod query;
 pub mod resources;
+pub mod shell;
 pub mod status;
 pub mod strict;
 pub mod subresources;
@@ -62,6 +63,8 @@ pub trait Apps: Send + Sync {
     fn logs(&self, pod: &Value, container: &str) -> Vec<String>;
     /// Runs a (non-interactive) command in the container.
     fn exec(&self, pod: &Value, container: &str, argv: &[String]) -> ExecOutput;
+    /// The prompt of an interactive shell in the container.
+    fn prompt(&self, pod: &Value, container: &str) -> String;
 }
 
 /// The result of a simulated command.

@@ -14,7 +14,9 @@ use super::handlers::{decode_object, store_error, with_type};
 use super::patch::{self, PatchKind};
 use super::query::Query;
 use super::status::ApiError;
-use super::{ApiResult, ApiState, Target, admission, exec, json_response, printers, read_body};
+use super::{
+    ApiResult, ApiState, Target, admission, exec, json_response, printers, read_body, shell,
+};
 
 fn get_object(state: &ApiState, target: &Target) -> Result<Value, ApiError> {
     let name = target.name.as_deref().unwrap_or_default();
@@ -259,8 +261,19 @@ pub async fn exec(
     if query.commands.is_empty() {
         return Err(ApiError::bad_request("you must specify at least 1 command"));
     }
+    if query.flag("stdin") && shell::is_shell(&query.commands) {
+        let apps = state.catalogue.clone();
+        let prompt = apps.prompt(&pod, &container);
+        let run: shell::Runner = Arc::new(move |argv: &[String]| apps.exec(&pod, &container, argv));
+        let session = shell::Shell {
+            prompt,
+            tty: query.flag("tty"),
+            run,
+        };
+        return exec::upgrade(req, exec::Session::Shell(session));
+    }
     let output = state.catalogue.exec(&pod, &container, &query.commands);
-    exec::upgrade(req, output)
+    exec::upgrade(req, exec::Session::Once(output))
 }
 
 fn ready_pod_for_service(state: &ApiState, namespace: &str, service: &str) -> Option<Value> {
