@@ -518,12 +518,13 @@ impl<'a> Cx<'a> {
                     if known {
                         continue;
                     }
-                    let span = self.span_within(&path, &format!("${name}"));
-                    let span = if span.len == 1 {
-                        self.span_within(&path, &format!("${{{name}}}"))
+                    let braced = format!("${{{name}}}");
+                    let needle = if text.contains(&braced) {
+                        braced
                     } else {
-                        span
+                        format!("${name}")
                     };
+                    let span = self.span_within(&path, &needle);
                     match captured_by.get(name) {
                         Some(&j) => {
                             let line = self.span(&format!("steps[{j}].id")).line;

@@ -232,7 +232,8 @@ struct Builder<'t> {
 
 impl Builder<'_> {
     fn span_at(&self, mark: &Marker, len: usize) -> Span {
-        let line = mark.line().max(1);
+        // The scanner may report end of input on a line past the last one.
+        let line = mark.line().clamp(1, self.lines.len().max(1));
         let width = self
             .lines
             .get(line - 1)

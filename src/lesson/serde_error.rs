@@ -209,7 +209,11 @@ fn invalid_value(rest: &str, path: &str, positions: &PositionMap, out: &mut Loca
             .find(|n| n.path != path && matches_found(&n.kind, found))
     });
     if let Some(node) = node {
-        out.span = node.value;
+        // A list or mapping where text belongs: its key says more than its first item.
+        out.span = match node.kind {
+            NodeKind::Scalar(_) => node.value,
+            _ => node.entry(),
+        };
     }
     let field = last_key(node.map_or(path, |n| &n.path));
     let whole = matches!(expected, "u8" | "u16" | "u32" | "u64" | "usize");
