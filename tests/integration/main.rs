@@ -3,3 +3,4 @@
 
 mod common;
 mod lint;
+mod sandbox_controllers;
