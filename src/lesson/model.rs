@@ -184,7 +184,9 @@ impl Timeout {
             ));
         }
         if total == 0 {
-            return Err("a timeout must be longer than zero".to_owned());
+            return Err(format!(
+                "`{text}` is too short: a timeout must be longer than zero"
+            ));
         }
         Ok(Timeout(Duration::from_secs(total)))
     }
