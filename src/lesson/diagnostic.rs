@@ -239,6 +239,13 @@ mod tests {
     }
 
     #[test]
+    fn colour_only_with_coloured_styles() {
+        let diag = Diagnostic::warning("x.yaml", "a: 1\n", Span::new(1, 1, 1), "careful");
+        assert!(!diag.render(&Styles::plain()).contains('\u{1b}'));
+        assert!(diag.render(&Styles::colored()).contains('\u{1b}'));
+    }
+
+    #[test]
     fn long_lines_are_cut_around_the_column() {
         let line = format!("{}X{}", "a".repeat(300), "b".repeat(300));
         let (shown, caret) = window(&line, 301);

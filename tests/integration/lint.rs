@@ -66,6 +66,26 @@ fn shipped_lessons_lint_clean() {
 }
 
 #[test]
+fn several_paths_share_one_summary() {
+    let (code, text) = run_in_root(&["lint", "lessons", "tests/lessons/bad/warnings.yaml"]);
+    assert_eq!(code, 0, "warnings alone do not fail: {text}");
+    assert!(
+        text.contains("2 lessons checked: 0 errors, 5 warnings\n"),
+        "{text}"
+    );
+    let (code, text) = run_in_root(&[
+        "lint",
+        "tests/lessons/bad/warnings.yaml",
+        "tests/lessons/bad/typo-step.yaml",
+    ]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.ends_with("2 lessons checked: 1 error, 5 warnings\n--- stderr\n"),
+        "{text}"
+    );
+}
+
+#[test]
 fn list_shows_lessons_and_step_counts() {
     let (code, text) = run_in_root(&["list"]);
     assert_eq!(code, 0, "{text}");
