@@ -6,7 +6,6 @@ use anyhow::Context;
 
 use crate::cli::SandboxArgs;
 use crate::error::{EXIT_OK, Error};
-use crate::lesson::model::Lesson;
 use crate::sandbox::{Sandbox, SandboxConfig};
 
 /// Starts the sandbox, prints how to point kubectl at it, and serves until Ctrl-C.
@@ -20,11 +19,10 @@ pub fn run(args: SandboxArgs) -> Result<ExitCode, Error> {
     let images = match &args.lesson {
         None => Vec::new(),
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("failed to read the lesson {}", path.display()))?;
-            let lesson: Lesson = serde_yaml::from_str(&text)
-                .map_err(|e| Error::Lesson(format!("{}: {e}", path.display())))?;
-            lesson.sandbox.images
+            let loaded = crate::lesson::load::load(path).map_err(|e| {
+                Error::Lesson(e.render(&crate::lesson::diagnostic::Styles::plain()))
+            })?;
+            loaded.lesson.sandbox.images
         }
     };
     let config = SandboxConfig {

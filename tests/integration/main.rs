@@ -2,6 +2,7 @@
 //! the real kubectl and the real kube-rs client.
 
 mod common;
+mod lint;
 mod sandbox_controllers;
 mod sandbox_junk;
 mod sandbox_kube;
