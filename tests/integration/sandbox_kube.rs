@@ -205,6 +205,24 @@ async fn server_side_apply_pagination_and_errors() {
             .as_deref(),
         Some("new")
     );
+
+    api.delete_collection(
+        &DeleteParams::default(),
+        &ListParams::default().labels("test=kube"),
+    )
+    .await
+    .expect("deletecollection");
+    assert!(
+        api.list(&ListParams::default().labels("test=kube"))
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+    assert!(
+        api.get("ssa").await.is_ok(),
+        "deletecollection went past its selector"
+    );
     sandbox.shutdown().await;
 }
 
