@@ -161,6 +161,9 @@ impl Cluster {
                                 _ => health.changed(),
                             }
                         }
+                        Err(err) if is_expiry(&err) => {
+                            tracing::debug!(watch = %what.trim(), "watch expired, listing again");
+                        }
                         Err(err) => {
                             tracing::debug!(watch = %what.trim(), error = %err, "watch failed, retrying");
                             health.lost(describe_error(&err)).await;
@@ -178,6 +181,16 @@ impl Cluster {
             events: rx,
             tasks,
         })
+    }
+}
+
+/// Whether a watch error is the routine "410 Gone" that makes the watcher list again: the
+/// server answered, so it is not a lost cluster.
+fn is_expiry(err: &watcher::Error) -> bool {
+    match err {
+        watcher::Error::WatchError(status) => status.code == 410,
+        watcher::Error::WatchStartFailed(kube::Error::Api(status)) => status.code == 410,
+        _ => false,
     }
 }
 
@@ -245,6 +258,21 @@ impl WatchSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expired_watches_are_not_a_lost_cluster() {
+        let gone =
+            kube::core::Status::failure("too old resource version", "Expired").with_code(410);
+        assert!(is_expiry(&watcher::Error::WatchError(Box::new(
+            gone.clone()
+        ))));
+        assert!(is_expiry(&watcher::Error::WatchStartFailed(
+            kube::Error::Api(Box::new(gone))
+        )));
+        let forbidden = kube::core::Status::failure("forbidden", "Forbidden").with_code(403);
+        assert!(!is_expiry(&watcher::Error::WatchError(Box::new(forbidden))));
+        assert!(!is_expiry(&watcher::Error::NoResourceVersion));
+    }
 
     #[test]
     fn backoff_doubles_up_to_its_cap_and_resets() {
