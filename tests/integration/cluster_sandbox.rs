@@ -177,6 +177,30 @@ async fn goals_turn_met_through_the_watches_as_soon_as_the_api_shows_them() {
         HttpProbe::Error(why) => panic!("the service proxy failed: {why}"),
     }
 
+    let http: kubetutor::lesson::model::HttpGoal =
+        serde_yaml::from_str("service: web\ncontains: Hello from\ndistinct: 2\n").unwrap();
+    let status = cluster.check_http(&http, &watches.world(), "default").await;
+    assert!(status.met, "{}", status.summary);
+    let mut wrong = http.clone();
+    wrong.contains = "Goodbye".into();
+    wrong.distinct = 1;
+    let status = cluster
+        .check_http(&wrong, &watches.world(), "default")
+        .await;
+    assert!(
+        status
+            .summary
+            .starts_with("Service web answered / without \"Goodbye\""),
+        "{}",
+        status.summary
+    );
+    let mut missing = wrong.clone();
+    missing.service = "nope".into();
+    let status = cluster
+        .check_http(&missing, &watches.world(), "default")
+        .await;
+    assert_eq!(status.summary, "no Service named nope in namespace default");
+
     // Waiting on a settled step costs (almost) no requests: the watches stay open.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = sandbox.requests_served();
