@@ -454,3 +454,73 @@ async fn history_aware_goals_follow_real_kubectl_rollouts() {
     drop(watches);
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_survive_a_sandbox_restart_with_new_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SandboxConfig {
+        kubeconfig: Some(dir.path().join("kubeconfig")),
+        state: Some(dir.path().join("state.json")),
+        images: images(),
+        speed: 20.0,
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config.clone())
+        .await
+        .expect("the sandbox starts");
+    let choice = ClusterChoice {
+        context: None,
+        kubeconfig: Some(sandbox.kubeconfig_path().to_owned()),
+    };
+    let cluster = connect(choice.clone()).await.expect("the sandbox answers");
+    Api::<Deployment>::namespaced(cluster.client().clone(), "default")
+        .create(&PostParams::default(), &web_deployment(1))
+        .await
+        .expect("create deployment");
+    let deployed = goal("kind: deployed\ndeployment: web\nimage: example/app:v1\n");
+    let scaled = goal("kind: scaled\ndeployment: web\nreplicas: 2\n");
+    let mut watches = watch_goals(&cluster, &[deployed.clone(), scaled.clone()]).await;
+    let ctx = GoalContext::new("default", Baseline::default());
+    wait_met(&mut watches, &deployed, &ctx, Duration::from_secs(20))
+        .await
+        .unwrap_or_else(|s| panic!("deployed never met: {}", s.summary));
+
+    let addr = sandbox.addr();
+    sandbox.shutdown().await;
+    assert!(matches!(
+        next_event(&mut watches, Duration::from_secs(15)).await,
+        ClusterEvent::Lost(_)
+    ));
+    // Same address and state, but a new certificate authority and token.
+    let restarted = Sandbox::start(SandboxConfig {
+        listen: addr,
+        ..config
+    })
+    .await
+    .expect("the sandbox restarts on the same port");
+    assert_eq!(
+        next_event(&mut watches, Duration::from_secs(20)).await,
+        ClusterEvent::Restored
+    );
+    let direct = connect(choice)
+        .await
+        .expect("the restarted sandbox answers");
+    Api::<Deployment>::namespaced(direct.client().clone(), "default")
+        .patch(
+            "web",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"replicas": 2}})),
+        )
+        .await
+        .expect("scale deployment");
+    wait_met(&mut watches, &scaled, &ctx, Duration::from_secs(20))
+        .await
+        .unwrap_or_else(|s| {
+            panic!(
+                "watching did not resume on the new credentials: {}",
+                s.summary
+            )
+        });
+    drop(watches);
+    restarted.shutdown().await;
+}
