@@ -1,0 +1,257 @@
+//! Long-lived watches feeding reflector stores, and one event channel for the runner.
+//!
+//! Each `WatchSpec` gets a kube-rs `watcher` (LIST then WATCH, bookmarks on, 290 s server
+//! timeout, so a quiet step costs one request per watch every ~5 minutes) reflected into a
+//! store. Every change is announced as `ClusterEvent::Changed`; a failing watch announces
+//! `Lost` once, and a light `GET /version` poll (only while lost) announces `Restored`, since a
+//! resumed watch on a quiet namespace may deliver nothing to prove it is back.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::utils::Backoff;
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::check::{TypeKey, WatchSpec, World};
+use crate::cluster::resources::api_resource;
+use crate::cluster::{Cluster, ClusterError, describe_error};
+
+/// Server-side timeout of each WATCH request, as kube-rs and client-go use by default.
+const WATCH_TIMEOUT_SECS: u32 = 290;
+/// How often `GET /version` is tried while the cluster is unreachable.
+const RECONNECT_POLL: Duration = Duration::from_secs(1);
+/// Capacity of the event channel; `Changed` events beyond it are dropped (one pending
+/// `Changed` already makes the runner re-read the whole world).
+const CHANNEL_CAPACITY: usize = 64;
+
+/// What the runner hears from the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterEvent {
+    /// Some watched object changed (or the first lists completed): re-evaluate the goals.
+    Changed,
+    /// The cluster stopped answering; the text says why (e.g. `connection refused`).
+    Lost(String),
+    /// The cluster answers again after a `Lost`.
+    Restored,
+}
+
+/// Running watches for one set of specs. Dropping it stops every task.
+pub struct WatchSet {
+    stores: Vec<(TypeKey, Store<DynamicObject>)>,
+    events: mpsc::Receiver<ClusterEvent>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for WatchSet {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Reachability shared by the watch tasks, so `Lost`/`Restored` are announced once each.
+struct Health {
+    lost: AtomicBool,
+    wake_prober: Notify,
+    events: mpsc::Sender<ClusterEvent>,
+}
+
+impl Health {
+    async fn lost(&self, why: String) {
+        if !self.lost.swap(true, Ordering::SeqCst) {
+            let _ = self.events.send(ClusterEvent::Lost(why)).await;
+            self.wake_prober.notify_one();
+        }
+    }
+
+    async fn restored(&self) {
+        if self.lost.swap(false, Ordering::SeqCst) {
+            let _ = self.events.send(ClusterEvent::Restored).await;
+        }
+    }
+
+    fn changed(&self) {
+        // Full channel: a Changed is already pending, which is all the runner needs.
+        let _ = self.events.try_send(ClusterEvent::Changed);
+    }
+}
+
+/// Exponential backoff from 250 ms to 5 s. Shorter than kube-rs's default (800 ms to 30 s)
+/// because the clusters here are a learner's local ones: after a restart the step should
+/// resume within seconds, and a refused connection costs the server nothing.
+struct QuickBackoff {
+    next: Duration,
+}
+
+impl QuickBackoff {
+    const MIN: Duration = Duration::from_millis(250);
+    const MAX: Duration = Duration::from_secs(5);
+
+    fn new() -> Self {
+        QuickBackoff { next: Self::MIN }
+    }
+}
+
+impl Iterator for QuickBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let current = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        Some(current)
+    }
+}
+
+impl Backoff for QuickBackoff {
+    fn reset(&mut self) {
+        self.next = Self::MIN;
+    }
+}
+
+impl Cluster {
+    /// Starts one watch per spec (after `merge_specs`, ideally) and returns at once; use
+    /// [`WatchSet::wait_synced`] before trusting the world.
+    pub async fn watch(&self, specs: Vec<WatchSpec>) -> Result<WatchSet, ClusterError> {
+        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let health = Arc::new(Health {
+            lost: AtomicBool::new(false),
+            wake_prober: Notify::new(),
+            events: tx,
+        });
+        let mut stores = Vec::new();
+        let mut tasks = Vec::new();
+        for spec in specs {
+            let (resource, namespaced) = api_resource(self, &spec.api_version, &spec.kind).await?;
+            let api: Api<DynamicObject> = match (&spec.namespace, namespaced) {
+                (Some(ns), true) => Api::namespaced_with(self.client.clone(), ns, &resource),
+                _ => Api::all_with(self.client.clone(), &resource),
+            };
+            let mut config = watcher::Config::default().timeout(WATCH_TIMEOUT_SECS);
+            if let Some(labels) = &spec.label_selector {
+                config = config.labels(labels);
+            }
+            if let Some(fields) = &spec.field_selector {
+                config = config.fields(fields);
+            }
+            let writer = reflector::store::Writer::new(resource.clone());
+            stores.push((
+                TypeKey::new(&spec.api_version, &spec.kind),
+                writer.as_reader(),
+            ));
+            let stream = watcher(api, config)
+                .backoff(QuickBackoff::new())
+                .reflect(writer);
+            let health = Arc::clone(&health);
+            let what = format!("{} {}", spec.kind, spec.namespace.as_deref().unwrap_or(""));
+            tasks.push(tokio::spawn(async move {
+                let mut stream = std::pin::pin!(stream);
+                while let Some(item) = stream.next().await {
+                    match item {
+                        Ok(event) => {
+                            health.restored().await;
+                            match event {
+                                watcher::Event::Init | watcher::Event::InitApply(_) => {}
+                                _ => health.changed(),
+                            }
+                        }
+                        Err(err) => {
+                            tracing::debug!(watch = %what.trim(), error = %err, "watch failed, retrying");
+                            health.lost(describe_error(&err)).await;
+                        }
+                    }
+                }
+            }));
+        }
+        tasks.push(tokio::spawn(probe_until_restored(
+            self.clone(),
+            Arc::clone(&health),
+        )));
+        Ok(WatchSet {
+            stores,
+            events: rx,
+            tasks,
+        })
+    }
+}
+
+/// Sleeps until a watch reports the cluster lost, then polls `GET /version` until it answers.
+async fn probe_until_restored(cluster: Cluster, health: Arc<Health>) {
+    loop {
+        health.wake_prober.notified().await;
+        while health.lost.load(Ordering::SeqCst) {
+            tokio::time::sleep(RECONNECT_POLL).await;
+            if cluster.check_reachable().await.is_ok() {
+                health.restored().await;
+            }
+        }
+    }
+}
+
+impl WatchSet {
+    /// A snapshot of every store, as the goals read it.
+    pub fn world(&self) -> World {
+        let mut world = World::new();
+        for (key, store) in &self.stores {
+            for object in store.state() {
+                match serde_json::to_value(object.as_ref()) {
+                    Ok(value) => {
+                        if let Err(err) = world.insert(key, value) {
+                            tracing::debug!(error = %err, "skipping a watched object");
+                        }
+                    }
+                    Err(err) => tracing::debug!(error = %err, "skipping an unserializable object"),
+                }
+            }
+        }
+        world
+    }
+
+    /// The next event; `None` only if every task stopped (which they do not on their own).
+    pub async fn next_event(&mut self) -> Option<ClusterEvent> {
+        self.events.recv().await
+    }
+
+    /// An event if one is waiting, without blocking.
+    pub fn try_next_event(&mut self) -> Option<ClusterEvent> {
+        self.events.try_recv().ok()
+    }
+
+    /// Whether every watch has completed its first list.
+    pub fn is_synced(&self) -> bool {
+        // A store's reader is ready once its writer applied the first InitDone.
+        self.stores.iter().all(|(_, store)| {
+            futures::FutureExt::now_or_never(store.wait_until_ready()).is_some_and(|r| r.is_ok())
+        })
+    }
+
+    /// Waits until every watch has completed its first list, so an empty world means
+    /// "nothing there" rather than "not loaded yet".
+    pub async fn wait_synced(&self, timeout: Duration) -> Result<(), ClusterError> {
+        let all = futures::future::join_all(self.stores.iter().map(|(_, s)| s.wait_until_ready()));
+        match tokio::time::timeout(timeout, all).await {
+            Ok(results) if results.iter().all(Result::is_ok) => Ok(()),
+            _ => Err(ClusterError::SyncTimeout(timeout.as_secs())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_and_resets() {
+        let mut backoff = QuickBackoff::new();
+        let delays: Vec<u128> = backoff.by_ref().take(7).map(|d| d.as_millis()).collect();
+        assert_eq!(delays, [250, 500, 1000, 2000, 4000, 5000, 5000]);
+        backoff.reset();
+        assert_eq!(backoff.next(), Some(Duration::from_millis(250)));
+    }
+}
