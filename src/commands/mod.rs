@@ -1,5 +1,7 @@
 //! One module per subcommand: each turns parsed arguments into an exit code.
 
+pub mod sandbox;
+
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
@@ -8,10 +10,10 @@ use crate::error::Error;
 /// Runs the chosen subcommand and maps its outcome to an exit code.
 pub fn dispatch(cli: Cli) -> ExitCode {
     let result = match cli.command {
+        Command::Sandbox(args) => sandbox::run(args),
         Command::Lint(_)
         | Command::Schema
         | Command::List(_)
-        | Command::Sandbox(_)
         | Command::Run(_)
         | Command::Check(_) => Err(Error::Usage(
             "this command is not available in this build yet".to_owned(),

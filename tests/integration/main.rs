@@ -2,3 +2,4 @@
 //! the real kubectl and the real kube-rs client.
 
 mod common;
+mod sandbox_kubectl;

@@ -1,0 +1,48 @@
+//! `kubetutor sandbox`: serve the embedded cluster until Ctrl-C.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::cli::SandboxArgs;
+use crate::error::{EXIT_OK, Error};
+use crate::lesson::model::Lesson;
+use crate::sandbox::{Sandbox, SandboxConfig};
+
+/// Starts the sandbox, prints how to point kubectl at it, and serves until Ctrl-C.
+pub fn run(args: SandboxArgs) -> Result<ExitCode, Error> {
+    if !args.listen.ip().is_loopback() {
+        return Err(Error::Usage(format!(
+            "--listen {} is not a loopback address; the sandbox only listens on 127.0.0.1 or ::1",
+            args.listen
+        )));
+    }
+    let images = match &args.lesson {
+        None => Vec::new(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("failed to read the lesson {}", path.display()))?;
+            let lesson: Lesson = serde_yaml::from_str(&text)
+                .map_err(|e| Error::Lesson(format!("{}: {e}", path.display())))?;
+            lesson.sandbox.images
+        }
+    };
+    let config = SandboxConfig {
+        listen: args.listen,
+        kubeconfig: args.kubeconfig,
+        state: args.state,
+        images,
+        ..SandboxConfig::default()
+    };
+    let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
+    runtime.block_on(async move {
+        let sandbox = Sandbox::start(config).await.context("failed to start the sandbox")?;
+        println!("kubetutor sandbox serving at {}", sandbox.server_url());
+        println!("export KUBECONFIG={}", sandbox.kubeconfig_path().display());
+        println!("Press Ctrl-C to stop.");
+        tokio::signal::ctrl_c().await.context("failed to wait for Ctrl-C")?;
+        sandbox.shutdown().await;
+        eprintln!("sandbox stopped");
+        Ok::<_, Error>(ExitCode::from(EXIT_OK))
+    })
+}

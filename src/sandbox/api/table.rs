@@ -1,0 +1,153 @@
+//! Server-side `meta.k8s.io/v1` Tables, as kubectl asks for them to print `get`.
+
+use serde_json::{Value, json};
+
+use super::printers;
+
+/// What each row carries besides its cells (`includeObject`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncludeObject {
+    /// No object.
+    None,
+    /// A `PartialObjectMetadata` (the default).
+    Metadata,
+    /// The full object.
+    Object,
+}
+
+impl IncludeObject {
+    /// Parses the query value; unknown values fall back to the default.
+    pub fn parse(value: Option<&str>) -> Self {
+        match value {
+            Some("None") => IncludeObject::None,
+            Some("Object") => IncludeObject::Object,
+            _ => IncludeObject::Metadata,
+        }
+    }
+}
+
+/// Whether the Accept header asks for a Table.
+pub fn wants_table(accept: &str) -> bool {
+    accept
+        .split(',')
+        .next()
+        .is_some_and(|first| first.contains("as=Table") && first.contains("g=meta.k8s.io"))
+}
+
+/// One column: (name, type, priority, description).
+pub type Column = (&'static str, &'static str, u8, &'static str);
+
+/// Builds a Table over `objects` of resource `resource`.
+pub fn table(resource: &str, objects: &[Value], include: IncludeObject, list_meta: Value) -> Value {
+    let columns = printers::columns(resource);
+    let defs: Vec<Value> = columns
+        .iter()
+        .map(|(name, ty, priority, description)| {
+            json!({
+                "name": name,
+                "type": ty,
+                "format": if *name == "Name" { "name" } else { "" },
+                "description": description,
+                "priority": priority,
+            })
+        })
+        .collect();
+    let now = jiff::Timestamp::now();
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|obj| {
+            let mut row = json!({"cells": printers::cells(resource, obj, now)});
+            match include {
+                IncludeObject::None => {}
+                IncludeObject::Metadata => {
+                    row["object"] = json!({
+                        "kind": "PartialObjectMetadata",
+                        "apiVersion": "meta.k8s.io/v1",
+                        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
+                    });
+                }
+                IncludeObject::Object => row["object"] = obj.clone(),
+            }
+            row
+        })
+        .collect();
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": list_meta,
+        "columnDefinitions": defs,
+        "rows": rows,
+    })
+}
+
+/// Go's `duration.HumanDuration`, as kubectl prints ages.
+pub fn human_duration(seconds: i64) -> String {
+    if seconds < -1 {
+        return "<invalid>".to_owned();
+    }
+    if seconds < 0 {
+        return "0s".to_owned();
+    }
+    if seconds < 120 {
+        return format!("{seconds}s");
+    }
+    let minutes = seconds / 60;
+    if minutes < 10 {
+        let s = seconds % 60;
+        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
+    }
+    if minutes < 180 {
+        return format!("{minutes}m");
+    }
+    let hours = seconds / 3600;
+    if hours < 8 {
+        let m = minutes % 60;
+        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
+    }
+    if hours < 48 {
+        return format!("{hours}h");
+    }
+    if hours < 24 * 8 {
+        let h = hours % 24;
+        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{}d", hours / 24);
+    }
+    if hours < 24 * 365 * 8 {
+        let dy = (hours / 24) % 365;
+        return if dy == 0 { format!("{}y", hours / 24 / 365) } else { format!("{}y{dy}d", hours / 24 / 365) };
+    }
+    format!("{}y", hours / 24 / 365)
+}
+
+/// Age of an RFC 3339 timestamp, `<unknown>` when absent or unparsable.
+pub fn age(timestamp: Option<&Value>, now: jiff::Timestamp) -> String {
+    match timestamp.and_then(Value::as_str).and_then(|t| t.parse::<jiff::Timestamp>().ok()) {
+        Some(t) => human_duration(now.as_second() - t.as_second()),
+        None => "<unknown>".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations_match_go() {
+        assert_eq!(human_duration(5), "5s");
+        assert_eq!(human_duration(119), "119s");
+        assert_eq!(human_duration(125), "2m5s");
+        assert_eq!(human_duration(600), "10m");
+        assert_eq!(human_duration(3 * 3600 + 60), "3h1m");
+        assert_eq!(human_duration(20 * 3600), "20h");
+        assert_eq!(human_duration(3 * 86400 + 3600), "3d1h");
+        assert_eq!(human_duration(30 * 86400), "30d");
+    }
+
+    #[test]
+    fn table_accept_detection() {
+        assert!(wants_table("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"));
+        assert!(!wants_table("application/json"));
+    }
+}

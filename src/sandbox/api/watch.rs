@@ -1,0 +1,139 @@
+//! Watches: chunked JSON events, bookmarks, streaming lists and in-stream 410 errors.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Response, header};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::sandbox::store::StoreError;
+
+use super::handlers::{select, with_type};
+use super::query::Query;
+use super::status::ApiError;
+use super::{ApiResult, ApiState, Target};
+
+/// How often an idle watch with bookmarks enabled gets one.
+const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
+/// The longest watch, like the real server's upper bound on `timeoutSeconds`.
+const MAX_TIMEOUT: i64 = 3600;
+
+fn line(kind: &str, object: &Value) -> Bytes {
+    let mut bytes = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
+}
+
+fn bookmark(target: &Target, rv: u64, initial_end: bool) -> Value {
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if initial_end {
+        meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    json!({"kind": target.info.kind, "apiVersion": target.info.api_version(), "metadata": meta})
+}
+
+fn expired(message: &str) -> Value {
+    ApiError::expired(format!("too old resource version: {message}")).to_status()
+}
+
+/// Serves `?watch=true` on a collection (or one named object).
+pub async fn serve(state: &Arc<ApiState>, target: &Target, query: &Query) -> ApiResult {
+    let labels = query.label_selector()?;
+    let fields = query.field_selector()?;
+    let send_initial = query.flag("sendInitialEvents");
+    if send_initial && query.get("resourceVersionMatch") != Some("NotOlderThan") {
+        return Err(ApiError::invalid(
+            "ListOptions",
+            "meta.k8s.io",
+            "",
+            &[("resourceVersionMatch".to_owned(), "FieldValueForbidden", "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan".to_owned())],
+        ));
+    }
+    let bookmarks = query.flag("allowWatchBookmarks");
+    let timeout = query.int("timeoutSeconds")?.filter(|t| *t > 0).unwrap_or(1800).min(MAX_TIMEOUT);
+    let rv_param = query.get("resourceVersion").filter(|v| !v.is_empty() && *v != "0");
+    let (initial, start_rv) = match rv_param {
+        Some(rv) if !send_initial => {
+            let rv: u64 = rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?;
+            (Vec::new(), rv)
+        }
+        _ => select(state, target, query)?,
+    };
+    let receiver = state.store.watch(&target.key(), target.namespace.as_deref(), start_rv);
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let target = target.clone();
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        let mut receiver = match receiver {
+            Ok(r) => r,
+            Err(StoreError::Expired { message, .. }) => {
+                let _ = tx.send(line("ERROR", &expired(&message))).await;
+                return;
+            }
+            Err(e) => {
+                let _ = tx.send(line("ERROR", &ApiError::internal(e.to_string()).to_status())).await;
+                return;
+            }
+        };
+        for obj in &initial {
+            if tx.send(line("ADDED", obj)).await.is_err() {
+                return;
+            }
+        }
+        if send_initial && tx.send(line("BOOKMARK", &bookmark(&target, start_rv, true))).await.is_err() {
+            return;
+        }
+        let deadline = tokio::time::sleep(Duration::from_secs(u64::try_from(timeout).unwrap_or(1800)));
+        tokio::pin!(deadline);
+        let mut ticker = tokio::time::interval(BOOKMARK_EVERY);
+        ticker.tick().await;
+        let mut last_rv = start_rv;
+        loop {
+            tokio::select! {
+                () = &mut deadline => break,
+                () = shutdown.cancelled() => break,
+                () = tx.closed() => break,
+                _ = ticker.tick(), if bookmarks => {
+                    if tx.send(line("BOOKMARK", &bookmark(&target, last_rv, false))).await.is_err() {
+                        break;
+                    }
+                }
+                event = receiver.recv() => match event {
+                    None => break,
+                    Some(Err(StoreError::Expired { message, .. })) => {
+                        let _ = tx.send(line("ERROR", &expired(&message))).await;
+                        break;
+                    }
+                    Some(Err(e)) => {
+                        let _ = tx.send(line("ERROR", &ApiError::internal(e.to_string()).to_status())).await;
+                        break;
+                    }
+                    Some(Ok(ev)) => {
+                        last_rv = ev.resource_version;
+                        let obj: &Value = &ev.object;
+                        let wanted = labels.as_ref().is_none_or(|s| s.matches_json(obj.pointer("/metadata/labels")))
+                            && fields.as_ref().is_none_or(|s| s.matches(obj))
+                            && target.name.as_deref().is_none_or(|n| obj["metadata"]["name"].as_str() == Some(n));
+                        if !wanted {
+                            continue;
+                        }
+                        if tx.send(line(ev.kind.as_str(), &with_type(&target, obj.clone()))).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    });
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok::<_, Infallible>);
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("Cache-Control", "no-cache, private")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| Response::new(Body::empty())))
+}

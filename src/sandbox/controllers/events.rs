@@ -1,0 +1,181 @@
+//! Records core/v1 Events the way client-go's recorder does, aggregating repeats into one
+//! object with a count so `describe` shows "(x3 over 40s)".
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+
+use crate::sandbox::store::{ResKey, Store, meta};
+
+/// Who reports an event.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// `source.component`, e.g. `deployment-controller` or `kubelet`.
+    pub component: String,
+    /// `source.host`: the node, for kubelet events.
+    pub host: Option<String>,
+}
+
+impl Source {
+    /// A control-plane component.
+    pub fn component(name: &str) -> Self {
+        Source {
+            component: name.to_owned(),
+            host: None,
+        }
+    }
+    /// The kubelet of a node.
+    pub fn kubelet(node: &str) -> Self {
+        Source {
+            component: "kubelet".to_owned(),
+            host: Some(node.to_owned()),
+        }
+    }
+}
+
+/// Creates and aggregates Events.
+#[derive(Default)]
+pub struct EventRecorder {
+    /// Aggregation key -> (namespace, event name).
+    seen: Mutex<HashMap<String, (String, String)>>,
+}
+
+impl EventRecorder {
+    /// An empty recorder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a Normal event about `obj`.
+    pub fn normal(&self, store: &Store, obj: &Value, source: &Source, reason: &str, msg: &str) {
+        self.record(store, obj, None, "Normal", source, reason, msg);
+    }
+
+    /// Records a Warning event about `obj`.
+    pub fn warning(&self, store: &Store, obj: &Value, source: &Source, reason: &str, msg: &str) {
+        self.record(store, obj, None, "Warning", source, reason, msg);
+    }
+
+    /// Records an event; `field_path` names a container (`spec.containers{app}`).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "mirrors the Event fields one-to-one"
+    )]
+    pub fn record(
+        &self,
+        store: &Store,
+        obj: &Value,
+        field_path: Option<&str>,
+        kind: &str,
+        source: &Source,
+        reason: &str,
+        message: &str,
+    ) {
+        let ns = {
+            let n = meta::namespace(obj);
+            if n.is_empty() { "default" } else { n }
+        }
+        .to_owned();
+        let key = format!(
+            "{}|{}|{}|{}|{}|{}|{}",
+            meta::uid(obj),
+            field_path.unwrap_or(""),
+            kind,
+            source.component,
+            source.host.as_deref().unwrap_or(""),
+            reason,
+            message
+        );
+        let now = meta::now_rfc3339();
+        let existing = self.seen.lock().ok().and_then(|m| m.get(&key).cloned());
+        if let Some((ens, ename)) = existing
+            && let Some(mut ev) = store.get(&ResKey::events(), &ens, &ename)
+        {
+            let count = ev.get("count").and_then(Value::as_i64).unwrap_or(1) + 1;
+            ev["count"] = json!(count);
+            ev["lastTimestamp"] = json!(now);
+            if store.update(&ResKey::events(), ev).is_ok() {
+                return;
+            }
+        }
+        let mut involved = json!({
+            "kind": obj.get("kind").cloned().unwrap_or(Value::Null),
+            "namespace": meta::namespace(obj),
+            "name": meta::name(obj),
+            "uid": meta::uid(obj),
+            "apiVersion": obj.get("apiVersion").cloned().unwrap_or(Value::Null),
+            "resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null),
+        });
+        if let Some(fp) = field_path {
+            involved["fieldPath"] = json!(fp);
+        }
+        if meta::namespace(obj).is_empty()
+            && let Some(m) = involved.as_object_mut()
+        {
+            m.remove("namespace");
+        }
+        let mut src = json!({"component": source.component});
+        if let Some(h) = &source.host {
+            src["host"] = json!(h);
+        }
+        let name = format!("{}.{}", meta::name(obj), meta::random_hex(16));
+        let ev = json!({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": ns},
+            "involvedObject": involved,
+            "reason": reason,
+            "message": message,
+            "source": src,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "type": kind,
+            "eventTime": null,
+            "reportingComponent": source.component,
+            "reportingInstance": source.host.clone().unwrap_or_default(),
+        });
+        if store.create(&ResKey::events(), ev).is_ok()
+            && let Ok(mut m) = self.seen.lock()
+        {
+            m.insert(key, (ns, name));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_events_are_aggregated() {
+        let store = Store::new();
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "default", "uid": "u1"}});
+        let rec = EventRecorder::new();
+        let src = Source::kubelet("node-1");
+        rec.normal(
+            &store,
+            &pod,
+            &src,
+            "BackOff",
+            "Back-off pulling image \"x\"",
+        );
+        rec.normal(
+            &store,
+            &pod,
+            &src,
+            "BackOff",
+            "Back-off pulling image \"x\"",
+        );
+        rec.warning(&store, &pod, &src, "Failed", "Error: ImagePullBackOff");
+        let (events, _) = store.list(&ResKey::events(), Some("default"));
+        assert_eq!(events.len(), 2);
+        let backoff = events.iter().find(|e| e["reason"] == "BackOff").unwrap();
+        assert_eq!(backoff["count"], 2);
+        assert_eq!(backoff["source"]["host"], "node-1");
+        assert_eq!(backoff["involvedObject"]["uid"], "u1");
+        assert!(meta::name(backoff).starts_with("p."));
+    }
+}

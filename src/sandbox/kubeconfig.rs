@@ -1,0 +1,77 @@
+//! The kubeconfig that points kubectl and kube-rs at a running sandbox.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+
+/// Name of the context, cluster and user in the written kubeconfig.
+pub const CONTEXT: &str = "kubetutor-sandbox";
+
+/// Why the kubeconfig could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeconfigError {
+    /// The directory or file could not be written.
+    #[error("failed to write the kubeconfig {path}")]
+    Write {
+        /// The file we tried to write.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Renders the kubeconfig YAML for a sandbox at `server` (an https URL).
+pub fn render(server: &str, ca_pem: &str, token: &str) -> String {
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: {CONTEXT}\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: {CONTEXT}\n  user:\n    token: {token}\ncontexts:\n- name: {CONTEXT}\n  context:\n    cluster: {CONTEXT}\n    user: {CONTEXT}\n    namespace: default\ncurrent-context: {CONTEXT}\npreferences: {{}}\n"
+    )
+}
+
+/// Writes the kubeconfig atomically with owner-only permissions (it holds the token).
+pub fn write(path: &Path, contents: &str) -> Result<(), KubeconfigError> {
+    let fail = |source| KubeconfigError::Write { path: path.to_owned(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&tmp).map_err(fail)?;
+        file.write_all(contents.as_bytes()).map_err(fail)?;
+        file.sync_all().map_err(fail)?;
+    }
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
+/// Where the kubeconfig goes when the user does not say: the XDG state directory.
+pub fn default_path() -> PathBuf {
+    dirs::state_dir()
+        .or_else(dirs::home_dir)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("kubetutor")
+        .join("sandbox")
+        .join("kubeconfig")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_a_parseable_kubeconfig() {
+        let text = render("https://127.0.0.1:6443", "PEM", "tok");
+        let parsed: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
+        assert_eq!(parsed["current-context"].as_str(), Some(CONTEXT));
+        assert_eq!(parsed["users"][0]["user"]["token"].as_str(), Some("tok"));
+        assert_eq!(parsed["clusters"][0]["cluster"]["certificate-authority-data"].as_str(), Some("UEVN"));
+    }
+}
