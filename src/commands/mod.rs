@@ -1,5 +1,6 @@
 //! One module per subcommand: each turns parsed arguments into an exit code.
 
+pub mod run;
 pub mod sandbox;
 
 use std::process::ExitCode;
@@ -11,10 +12,10 @@ use crate::error::Error;
 pub fn dispatch(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Sandbox(args) => sandbox::run(args),
+        Command::Run(args) => run::run(args),
         Command::Lint(_)
         | Command::Schema
         | Command::List(_)
-        | Command::Run(_)
         | Command::Check(_) => Err(Error::Usage(
             "this command is not available in this build yet".to_owned(),
         )),

@@ -5,6 +5,7 @@
 
 pub mod events;
 pub mod json;
+pub mod live;
 pub mod machine;
 pub mod progress;
 pub mod source;
