@@ -13,12 +13,9 @@ pub fn dispatch(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Sandbox(args) => sandbox::run(args),
         Command::Run(args) => run::run(args),
-        Command::Lint(_)
-        | Command::Schema
-        | Command::List(_)
-        | Command::Check(_) => Err(Error::Usage(
-            "this command is not available in this build yet".to_owned(),
-        )),
+        Command::Lint(_) | Command::Schema | Command::List(_) | Command::Check(_) => Err(
+            Error::Usage("this command is not available in this build yet".to_owned()),
+        ),
     };
     match result {
         Ok(code) => code,

@@ -107,12 +107,28 @@ async fn run_async(args: RunArgs) -> Result<ExitCode, Error> {
     let machine = Machine::new(lesson, plan.index, progress.captured.clone());
     let ending = if mode.json {
         let mut output = JsonOutput::new(std::io::stdout());
-        drive(machine, &mut session.source, &mut output, progress, &progress_path, mode).await
+        drive(
+            machine,
+            &mut session.source,
+            &mut output,
+            progress,
+            &progress_path,
+            mode,
+        )
+        .await
     } else {
         let styles = Styles::for_stdout();
         let spinners = mode.interactive && std::io::stdout().is_terminal();
         let mut output = Screen::new(styles, spinners, mode.interactive);
-        drive(machine, &mut session.source, &mut output, progress, &progress_path, mode).await
+        drive(
+            machine,
+            &mut session.source,
+            &mut output,
+            progress,
+            &progress_path,
+            mode,
+        )
+        .await
     };
     session.shutdown().await;
     match ending? {
@@ -194,9 +210,8 @@ pub struct LoadedLesson {
 }
 
 fn load_lesson(path: &Path) -> Result<LoadedLesson, Error> {
-    let text = std::fs::read_to_string(path).map_err(|err| {
-        Error::Usage(format!("failed to read lesson {}: {err}", path.display()))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| Error::Usage(format!("failed to read lesson {}: {err}", path.display())))?;
     let lesson: Lesson = serde_yaml::from_str(&text)
         .map_err(|err| Error::Lesson(format!("{}: {err}", path.display())))?;
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());

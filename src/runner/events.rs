@@ -180,7 +180,8 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
                 }
             }
 
-            let sleep_until = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let sleep_until =
+                deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             let event = tokio::select! {
                 biased;
                 input = self.input.recv(), if input_open => match input {

@@ -36,7 +36,11 @@ impl<W: Write> JsonWriter<W> {
     }
 
     /// Writes the events a transition stands for (some transitions have none).
-    pub fn transition(&mut self, machine: &Machine, transition: &Transition) -> std::io::Result<()> {
+    pub fn transition(
+        &mut self,
+        machine: &Machine,
+        transition: &Transition,
+    ) -> std::io::Result<()> {
         let steps = &machine.lesson().steps;
         let step_id = |index: usize| steps.get(index).map(|s| s.id.clone()).unwrap_or_default();
         let (event, fields) = match transition {
@@ -66,9 +70,7 @@ impl<W: Write> JsonWriter<W> {
                 )
             }
             Transition::StepPassed { index } => ("step_passed", json!({"step": step_id(*index)})),
-            Transition::StepSkipped { index } => {
-                ("step_skipped", json!({"step": step_id(*index)}))
-            }
+            Transition::StepSkipped { index } => ("step_skipped", json!({"step": step_id(*index)})),
             Transition::StepFailed { index, reason } => (
                 "step_failed",
                 json!({"step": step_id(*index), "reason": reason}),
@@ -89,10 +91,9 @@ impl<W: Write> JsonWriter<W> {
                     }),
                 )
             }
-            Transition::LessonFailed => (
-                "lesson_failed",
-                json!({"step": step_id(machine.index())}),
-            ),
+            Transition::LessonFailed => {
+                ("lesson_failed", json!({"step": step_id(machine.index())}))
+            }
             Transition::GoalLost { .. }
             | Transition::CapturesNeeded
             | Transition::HintRevealed { .. }
@@ -174,14 +175,18 @@ steps:
         .expect("lesson parses")
     }
 
-    fn lines(run: impl FnOnce(&mut Machine) -> Vec<Transition>) -> Vec<Value> {
+    type Action = Box<dyn Fn(&mut Machine) -> Vec<Transition>>;
+
+    /// Runs each action in turn, writing its transitions at once, as the loop does.
+    fn lines(actions: Vec<Action>) -> Vec<Value> {
         let mut machine = Machine::new(lesson(), 0, BTreeMap::new());
-        let mut transitions = machine.start();
-        transitions.extend(run(&mut machine));
         let mut out = Vec::new();
         let mut writer = JsonWriter::with_clock(&mut out, fixed);
-        for t in &transitions {
-            writer.transition(&machine, t).unwrap();
+        let start: Action = Box::new(Machine::start);
+        for action in std::iter::once(start).chain(actions) {
+            for t in action(&mut machine) {
+                writer.transition(&machine, &t).unwrap();
+            }
         }
         String::from_utf8(out)
             .unwrap()
@@ -209,31 +214,31 @@ steps:
 
     #[test]
     fn a_passing_lesson_writes_the_documented_events() {
-        let events = lines(|m| {
-            let mut t = m.goals_reported(vec![met("web runs nginx:1"), met("no Service web")]);
-            t.extend(m.captures_read(BTreeMap::from([(
-                "POD".to_owned(),
-                "web-abc".to_owned(),
-            )])));
-            t.extend(m.goals_reported(vec![met("4/4 replicas")]));
-            t
-        });
+        let events = lines(vec![
+            Box::new(|m| m.goals_reported(vec![met("web runs nginx:1"), met("no Service web")])),
+            Box::new(|m| {
+                m.captures_read(BTreeMap::from([("POD".to_owned(), "web-abc".to_owned())]))
+            }),
+            Box::new(|m| m.goals_reported(vec![met("4/4 replicas")])),
+        ]);
         insta::assert_yaml_snapshot!(events);
     }
 
     #[test]
     fn a_failing_step_names_the_difference() {
-        let events = lines(|m| {
-            m.goals_reported(vec![
-                met("web runs nginx:1"),
-                GoalReport {
-                    met: false,
-                    summary: "Service web still exists".to_owned(),
-                    ..GoalReport::pending()
-                },
-            ]);
-            m.timed_out()
-        });
+        let events = lines(vec![
+            Box::new(|m| {
+                m.goals_reported(vec![
+                    met("web runs nginx:1"),
+                    GoalReport {
+                        met: false,
+                        summary: "Service web still exists".to_owned(),
+                        ..GoalReport::pending()
+                    },
+                ])
+            }),
+            Box::new(Machine::timed_out),
+        ]);
         insta::assert_yaml_snapshot!(events);
     }
 }

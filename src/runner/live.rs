@@ -50,7 +50,13 @@ impl LiveSource {
         }
     }
 
-    async fn http_status(&mut self, index: usize, goal: &crate::lesson::HttpGoal, world: &check::World, probe: bool) -> GoalStatus {
+    async fn http_status(
+        &mut self,
+        index: usize,
+        goal: &crate::lesson::HttpGoal,
+        world: &check::World,
+        probe: bool,
+    ) -> GoalStatus {
         let (service, port) = match http_target(goal, world, &self.namespace) {
             Ok(target) => target,
             Err(status) => return status,
@@ -82,16 +88,16 @@ impl GoalSource for LiveSource {
             step.goals
                 .iter()
                 .flat_map(|goal| requirements(goal, ns))
-                .chain(step.capture.iter().flat_map(|c| capture_requirements(c, ns))),
+                .chain(
+                    step.capture
+                        .iter()
+                        .flat_map(|c| capture_requirements(c, ns)),
+                ),
         );
-        let watch = self
-            .cluster
-            .watch(specs)
-            .await
-            .map_err(|err| SourceError {
-                step: step.id.clone(),
-                source: err.into(),
-            })?;
+        let watch = self.cluster.watch(specs).await.map_err(|err| SourceError {
+            step: step.id.clone(),
+            source: err.into(),
+        })?;
         if let Err(err) = watch.wait_synced(SYNC_TIMEOUT).await {
             tracing::warn!(%err, "checking starts before every watch listed its objects");
         }
@@ -114,11 +120,7 @@ impl GoalSource for LiveSource {
     }
 
     async fn evaluate(&mut self, step: &Step) -> Vec<GoalReport> {
-        let world = self
-            .watch
-            .as_ref()
-            .map(WatchSet::world)
-            .unwrap_or_default();
+        let world = self.watch.as_ref().map(WatchSet::world).unwrap_or_default();
         let probe = self
             .last_probe
             .is_none_or(|at| at.elapsed() >= HTTP_MIN_INTERVAL);
@@ -141,11 +143,7 @@ impl GoalSource for LiveSource {
     }
 
     fn read_captures(&mut self, step: &Step) -> Result<BTreeMap<String, String>, String> {
-        let world = self
-            .watch
-            .as_ref()
-            .map(WatchSet::world)
-            .unwrap_or_default();
+        let world = self.watch.as_ref().map(WatchSet::world).unwrap_or_default();
         step.capture
             .iter()
             .map(|capture| {
@@ -290,7 +288,9 @@ async fn confirm_cluster(cluster: &Cluster, args: &RunArgs, mode: Mode) -> Resul
         cluster.server()
     );
     let answer = tokio::task::spawn_blocking(move || {
-        inquire::Confirm::new(&question).with_default(false).prompt()
+        inquire::Confirm::new(&question)
+            .with_default(false)
+            .prompt()
     })
     .await
     .map_err(|err| Error::Other(anyhow::Error::new(err)))?;

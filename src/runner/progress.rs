@@ -267,7 +267,9 @@ pub fn plan(
             .iter()
             .map(|s| s.id.as_str())
             .collect();
-        progress.completed.retain(|c| before.contains(c.id.as_str()));
+        progress
+            .completed
+            .retain(|c| before.contains(c.id.as_str()));
         progress.lesson = canonical;
         progress.lesson_hash = hash;
         progress.current_step = Some(from.to_owned());
@@ -308,8 +310,14 @@ pub fn plan(
     progress.lesson = canonical;
 
     let done: BTreeSet<&str> = progress.completed.iter().map(|c| c.id.as_str()).collect();
-    let first_open = lesson.steps.iter().position(|s| !done.contains(s.id.as_str()));
-    let index = match (progress.current_step.as_deref().and_then(position), first_open) {
+    let first_open = lesson
+        .steps
+        .iter()
+        .position(|s| !done.contains(s.id.as_str()));
+    let index = match (
+        progress.current_step.as_deref().and_then(position),
+        first_open,
+    ) {
         (Some(current), _) => current,
         (None, Some(open)) => open,
         (None, None) => {
@@ -391,8 +399,13 @@ mod tests {
 
     #[test]
     fn a_saved_run_resumes_at_its_current_step_and_says_so() {
-        let plan = plan_for(&["a", "b", "c"], Some(saved(Some("b"), &["a"], "h1")), None, false)
-            .unwrap();
+        let plan = plan_for(
+            &["a", "b", "c"],
+            Some(saved(Some("b"), &["a"], "h1")),
+            None,
+            false,
+        )
+        .unwrap();
         assert_eq!(plan.index, 1);
         assert_eq!(
             plan.message.as_deref(),
@@ -453,8 +466,13 @@ mod tests {
 
     #[test]
     fn reset_ignores_saved_progress() {
-        let plan = plan_for(&["a", "b"], Some(saved(Some("b"), &["a"], "h1")), None, true)
-            .unwrap();
+        let plan = plan_for(
+            &["a", "b"],
+            Some(saved(Some("b"), &["a"], "h1")),
+            None,
+            true,
+        )
+        .unwrap();
         assert_eq!(plan.index, 0);
         assert!(plan.progress.completed.is_empty());
     }

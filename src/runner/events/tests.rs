@@ -218,7 +218,9 @@ async fn non_interactive_passes_each_step_as_its_goals_hold() {
             pause().await;
             set(&h, "make", &[true, false]);
             pause().await;
-            let _ = h.signals.send(ClusterSignal::Lost("connection refused".to_owned()));
+            let _ = h
+                .signals
+                .send(ClusterSignal::Lost("connection refused".to_owned()));
             let _ = h.signals.send(ClusterSignal::Restored);
             set(&h, "make", &[true, true]);
             pause().await;
@@ -300,7 +302,10 @@ async fn interactive_input_reveals_hints_shows_solutions_skips_and_quits() {
     assert_eq!(output.solutions, vec!["make"]);
     assert!(output.notices.iter().any(|n| n.contains("No more hints")));
     assert!(
-        output.notices.iter().any(|n| n.contains("longer than expected")),
+        output
+            .notices
+            .iter()
+            .any(|n| n.contains("longer than expected")),
         "an interactive timeout only warns: {:?}",
         output.notices
     );

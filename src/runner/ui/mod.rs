@@ -8,7 +8,10 @@ pub mod styles;
 pub fn restore_terminal() {
     use std::io::{IsTerminal, Write};
     let _ = crossterm::terminal::disable_raw_mode();
-    for is_tty in [std::io::stdout().is_terminal(), std::io::stderr().is_terminal()] {
+    for is_tty in [
+        std::io::stdout().is_terminal(),
+        std::io::stderr().is_terminal(),
+    ] {
         if is_tty {
             let mut err = std::io::stderr();
             let _ = crossterm::execute!(err, crossterm::cursor::Show);

@@ -101,7 +101,11 @@ impl Screen {
 
     fn goal_line(&self, kind: &str, report: &GoalReport) -> String {
         if report.met {
-            return format!("{} {kind}: {}", TICK.style(self.styles.success), report.summary);
+            return format!(
+                "{} {kind}: {}",
+                TICK.style(self.styles.success),
+                report.summary
+            );
         }
         let mut line = format!("{kind}: {}", report.summary);
         for detail in &report.details {
@@ -114,7 +118,13 @@ impl Screen {
     }
 
     fn summary(&self, machine: &Machine, verdict: &str) {
-        let count = |want| machine.outcomes().iter().filter(|(_, o)| *o == want).count();
+        let count = |want| {
+            machine
+                .outcomes()
+                .iter()
+                .filter(|(_, o)| *o == want)
+                .count()
+        };
         let elapsed = self.started.elapsed().as_secs();
         self.say(&format!(
             "\n{verdict}: {} passed, {} skipped in this session ({}m{:02}s).",
@@ -149,7 +159,8 @@ impl Output for Screen {
                 };
                 let mut text = format!(
                     "\n{}\n",
-                    format!("Step {}/{total} · {}", index + 1, step.title).style(self.styles.heading)
+                    format!("Step {}/{total} · {}", index + 1, step.title)
+                        .style(self.styles.heading)
                 );
                 if !step.explain.trim().is_empty() {
                     text.push_str(&wrap(&step.explain, self.width, "  "));
