@@ -3,3 +3,4 @@
 
 mod common;
 mod sandbox_kubectl;
+mod run_json;

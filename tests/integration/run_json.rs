@@ -1,0 +1,319 @@
+//! `kubetutor run --no-input --json` against an in-process sandbox, with a scripted learner
+//! typing kubectl commands (the real kubectl 1.37) as each step starts.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use kubetutor::lesson::Lesson;
+use kubetutor::sandbox::{Sandbox, SandboxConfig};
+use serde_json::Value;
+
+use crate::common::real_kubectl;
+
+/// The lesson these tests play.
+pub fn lesson_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lessons/run-basic.yaml")
+}
+
+/// An in-process sandbox, a private state dir, and the real kubectl wired to both.
+pub struct World {
+    /// Keeps the sandbox's tasks running.
+    pub runtime: tokio::runtime::Runtime,
+    /// The sandbox.
+    pub sandbox: Option<Sandbox>,
+    /// kubectl 1.37.
+    pub kubectl: PathBuf,
+    /// HOME, XDG_STATE_HOME and kubectl's cache.
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    /// Starts a fast sandbox with the lesson's images, or `None` when kubectl 1.37 is missing.
+    pub fn start() -> Option<World> {
+        let kubectl = real_kubectl()?;
+        let text = std::fs::read_to_string(lesson_path()).expect("test lesson is readable");
+        let lesson: Lesson = serde_yaml::from_str(&text).expect("test lesson parses");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let config = SandboxConfig {
+            kubeconfig: Some(dir.path().join("kubeconfig")),
+            images: lesson.sandbox.images.clone(),
+            speed: 10.0,
+            ..SandboxConfig::default()
+        };
+        let sandbox = runtime
+            .block_on(Sandbox::start(config))
+            .expect("sandbox starts");
+        Some(World {
+            runtime,
+            sandbox: Some(sandbox),
+            kubectl,
+            dir,
+        })
+    }
+
+    /// The sandbox's kubeconfig.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    /// Runs kubectl in the lesson's namespace; returns whether it succeeded.
+    pub fn kubectl(&self, command: &str) -> bool {
+        let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+        let out = Command::new(&self.kubectl)
+            .args(["-n", "run-basics"])
+            .args(&args)
+            .env("KUBECONFIG", self.kubeconfig())
+            .env("KUBECACHEDIR", self.dir.path().join("cache"))
+            .env("HOME", self.dir.path())
+            .env_remove("KUBECTL_KUBERC")
+            .output()
+            .expect("kubectl runs");
+        if !out.status.success() {
+            eprintln!(
+                "kubectl {command} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        out.status.success()
+    }
+
+    /// Starts `kubetutor run` on the lesson against this sandbox, with extra arguments.
+    pub fn run(&self, extra: &[&str]) -> RunChild {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("kubetutor"))
+            .arg("run")
+            .arg(lesson_path())
+            .args(["--context", "kubetutor-sandbox", "--no-input", "--json"])
+            .args(extra)
+            .env_remove("NO_COLOR")
+            .env_remove("CI")
+            .env_remove("RUST_LOG")
+            .env("KUBECONFIG", self.kubeconfig())
+            .env("XDG_STATE_HOME", self.dir.path().join("state"))
+            .env("HOME", self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubetutor starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        RunChild { child, lines: rx }
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some(sandbox) = self.sandbox.take() {
+            self.runtime.block_on(sandbox.shutdown());
+        }
+    }
+}
+
+/// A running `kubetutor run` and its JSON events.
+pub struct RunChild {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl RunChild {
+    /// The next event; every stdout line must be a JSON object with `event` and `ts`.
+    pub fn next(&mut self) -> Option<Value> {
+        let line = self.lines.recv_timeout(Duration::from_secs(60)).ok()?;
+        let value: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|err| panic!("stdout line is not JSON ({err}): {line}"));
+        assert!(value["event"].is_string(), "no event in {line}");
+        let ts = value["ts"].as_str().unwrap_or_default();
+        assert!(
+            ts.len() == 24 && ts.ends_with('Z'),
+            "ts is not RFC 3339 with milliseconds: {line}"
+        );
+        Some(value)
+    }
+
+    /// Waits for the process and returns its exit code and stderr.
+    pub fn finish(mut self) -> (Option<i32>, String) {
+        let status = self.child.wait().expect("kubetutor exits");
+        let mut stderr = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut err, &mut stderr);
+        }
+        (status.code(), stderr)
+    }
+}
+
+/// Plays the lesson: on each `step_started`, types `commands(step)`; returns every event.
+fn play(run: &mut RunChild, world: &World, commands: impl Fn(&str) -> Vec<String>) -> Vec<Value> {
+    let mut events = Vec::new();
+    while let Some(event) = run.next() {
+        if event["event"] == "step_started" {
+            let step = event["step"].as_str().unwrap_or_default().to_owned();
+            for command in commands(&step) {
+                assert!(world.kubectl(&command), "{command} works");
+            }
+        }
+        let done = matches!(
+            event["event"].as_str(),
+            Some("lesson_passed" | "lesson_failed")
+        );
+        events.push(event);
+        if done {
+            break;
+        }
+    }
+    events
+}
+
+fn names(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["event"].as_str().unwrap_or_default(),
+                e["step"].as_str().unwrap_or_default()
+            )
+            .trim_end()
+            .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn a_learner_typing_the_commands_passes_every_step_in_order() {
+    let Some(world) = World::start() else { return };
+    let mut run = world.run(&[]);
+    // The learner's own commands, in the tutorial's style (not the lesson's `solution`).
+    let events = play(&mut run, &world, |step| {
+        match step {
+            "create" => vec!["kubectl create deployment web --image=example/web:v1"],
+            "expose" => vec!["kubectl expose deployment/web --type=NodePort --port 80"],
+            "scale" => vec!["kubectl scale deployments/web --replicas=4"],
+            "update" => vec!["kubectl set image deployments/web web=example/web:v2"],
+            _ => vec![],
+        }
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+    });
+    let (code, stderr) = run.finish();
+    assert_eq!(
+        names(&events),
+        vec![
+            "step_started intro",
+            "step_passed intro",
+            "step_started create",
+            "goal_met create",
+            "step_passed create",
+            "step_started expose",
+            "goal_met expose",
+            "step_passed expose",
+            "step_started scale",
+            "goal_met scale",
+            "step_passed scale",
+            "step_started update",
+            "goal_met update",
+            "step_passed update",
+            "lesson_passed",
+        ],
+        "stderr: {stderr}"
+    );
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    // The captured pod name is offered to the next step.
+    let expose = &events[5];
+    assert!(
+        expose["captures"]["POD"]
+            .as_str()
+            .is_some_and(|pod| pod.starts_with("web-")),
+        "{expose}"
+    );
+    assert_eq!(expose["goals"][0]["kind"], "exposed");
+    assert_eq!(expose["goals"][0]["type"], "NodePort");
+}
+
+#[test]
+fn wrong_actions_never_pass_and_the_reason_names_the_difference() {
+    let Some(world) = World::start() else { return };
+
+    // A ClusterIP Service where a NodePort is asked for.
+    let mut run = world.run(&[]);
+    let events = play(&mut run, &world, |step| {
+        match step {
+            "create" => vec!["kubectl create deployment web --image=example/web:v1"],
+            "expose" => vec!["kubectl expose deployment web --type=ClusterIP --port=80"],
+            _ => vec![],
+        }
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+    });
+    let (code, stderr) = run.finish();
+    assert_eq!(code, Some(1), "stderr: {stderr}");
+    let failed = failure(&events, "expose");
+    assert!(failed.contains("ClusterIP"), "{failed}");
+    assert!(!names(&events).contains(&"step_passed expose".to_owned()));
+
+    // Three replicas where four are asked for.
+    assert!(world.kubectl("kubectl delete service web"));
+    assert!(world.kubectl("kubectl expose deployment web --type=NodePort --port=80"));
+    let mut run = world.run(&["--from", "scale"]);
+    let events = play(&mut run, &world, |step| match step {
+        "scale" => vec!["kubectl scale deployment web --replicas=3".to_owned()],
+        _ => vec![],
+    });
+    let (code, _) = run.finish();
+    assert_eq!(code, Some(1));
+    let failed = failure(&events, "scale");
+    assert!(failed.contains('3') && failed.contains('4'), "{failed}");
+
+    // The wrong image.
+    let mut run = world.run(&["--from", "update"]);
+    let events = play(&mut run, &world, |step| match step {
+        "update" => vec!["kubectl set image deployment/web web=example/web:v3".to_owned()],
+        _ => vec![],
+    });
+    let (code, _) = run.finish();
+    assert_eq!(code, Some(1));
+    let failed = failure(&events, "update");
+    assert!(failed.contains("example/web:v3") || failed.contains("v2"), "{failed}");
+}
+
+#[test]
+fn an_unknown_from_step_is_a_usage_error_listing_the_steps() {
+    let Some(world) = World::start() else { return };
+    let run = world.run(&["--from", "nope"]);
+    let (code, stderr) = run.finish();
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("intro, create, expose, scale, update"),
+        "{stderr}"
+    );
+}
+
+fn failure(events: &[Value], step: &str) -> String {
+    let failed = events
+        .iter()
+        .find(|e| e["event"] == "step_failed")
+        .unwrap_or_else(|| panic!("a step failed: {:?}", names(events)));
+    assert_eq!(failed["step"], step);
+    assert_eq!(
+        events.last().map(|e| e["event"].clone()),
+        Some(Value::from("lesson_failed"))
+    );
+    failed["reason"].as_str().unwrap_or_default().to_owned()
+}
