@@ -15,6 +15,8 @@ use crate::runner::source::{ClusterSignal, GoalSource, SourceError};
 /// What the learner asked for, from the prompt thread (or Ctrl-C, from the signal task).
 #[derive(Debug)]
 pub enum InputEvent {
+    /// The terminal echoed the learner's typing over this many lines below the checklist.
+    Echoed(u16),
     /// The menu is about to be shown; the live checklist must step aside, then ack.
     MenuOpened(std::sync::mpsc::Sender<()>),
     /// The menu closed without a choice that changes anything.
@@ -80,7 +82,11 @@ pub trait Output {
     fn goals_updated(&mut self, machine: &Machine);
     /// The cluster was lost or came back.
     fn cluster(&mut self, signal: &ClusterSignal);
-    /// Learner input arrived: the live area must step aside (`hold` keeps it hidden).
+    /// The learner's typing was echoed over `lines` lines: the live area must step back.
+    fn echoed(&mut self, lines: u16) {
+        let _ = lines;
+    }
+    /// Learner input arrived: the live area steps aside (`hold` keeps it hidden).
     fn input_arrived(&mut self, hold: bool) {
         let _ = hold;
     }
@@ -229,10 +235,14 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
                 }
                 Event::Input(input) => {
                     let hold = matches!(input, InputEvent::MenuOpened(_));
-                    if !matches!(input, InputEvent::Closed | InputEvent::Interrupted) {
+                    if !matches!(
+                        input,
+                        InputEvent::Closed | InputEvent::Interrupted | InputEvent::Echoed(_)
+                    ) {
                         self.output.input_arrived(hold);
                     }
                     match input {
+                        InputEvent::Echoed(lines) => self.output.echoed(lines),
                         InputEvent::MenuOpened(ack) => {
                             let _ = ack.send(());
                         }

@@ -41,6 +41,15 @@ fn prompt_loop(events: &UnboundedSender<InputEvent>, mode: &Mutex<InputMode>) {
             }
             Ok(_) => {}
         }
+        // On a terminal, the checklist's last line fills the width, so typed text wraps to a
+        // new line before Enter moves down another.
+        let typed = !line.trim_end_matches(['\r', '\n']).is_empty();
+        if events
+            .send(InputEvent::Echoed(if typed { 2 } else { 1 }))
+            .is_err()
+        {
+            return;
+        }
         let current = mode.lock().map(|m| *m).unwrap_or(InputMode::Idle);
         let event = match (current, shortcut(&line)) {
             (InputMode::Idle, _) => continue,

@@ -107,10 +107,8 @@ impl Screen {
                 report.summary
             );
         }
+        // The summary already names the difference; details are for the JSON reason.
         let mut line = format!("{kind}: {}", report.summary);
-        for detail in &report.details {
-            line.push_str(&format!("; {detail}"));
-        }
         if let Some(explain) = &report.explain_failure {
             line.push_str(&format!(" — {}", explain.style(self.styles.hint)));
         }
@@ -137,13 +135,14 @@ impl Screen {
 }
 
 fn spinner_style() -> ProgressStyle {
-    ProgressStyle::with_template("  {spinner} {msg}")
+    ProgressStyle::with_template("  {spinner} {wide_msg}")
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
         .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ")
 }
 
 fn done_style() -> ProgressStyle {
-    ProgressStyle::with_template("  {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner())
+    ProgressStyle::with_template("  {wide_msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
 
 impl Output for Screen {
@@ -286,18 +285,23 @@ impl Output for Screen {
         }
     }
 
-    fn input_arrived(&mut self, hold: bool) {
+    fn echoed(&mut self, lines: u16) {
         let Some(live) = &mut self.live else {
             return;
         };
         if !live.hidden {
-            // The learner's Enter was echoed below the checklist: step back over it so the
-            // checklist is cleared where it really is.
+            // Step back over the echo so the checklist is cleared where it really is.
             let mut out = std::io::stdout().lock();
-            let _ = write!(out, "\x1b[1A");
+            let _ = write!(out, "\x1b[{lines}A\r");
             let _ = out.flush();
             let _ = live.multi.clear();
         }
+    }
+
+    fn input_arrived(&mut self, hold: bool) {
+        let Some(live) = &mut self.live else {
+            return;
+        };
         if hold {
             live.hidden = true;
             live.multi.set_draw_target(ProgressDrawTarget::hidden());
