@@ -290,7 +290,10 @@ fn wrong_actions_never_pass_and_the_reason_names_the_difference() {
     let (code, _) = run.finish();
     assert_eq!(code, Some(1));
     let failed = failure(&events, "update");
-    assert!(failed.contains("example/web:v3") || failed.contains("v2"), "{failed}");
+    assert!(
+        failed.contains("example/web:v3") || failed.contains("v2"),
+        "{failed}"
+    );
 }
 
 #[test]
