@@ -4,3 +4,4 @@
 mod common;
 mod sandbox_kubectl;
 mod run_json;
+mod run_pty;
