@@ -157,6 +157,14 @@ impl RunChild {
     }
 }
 
+impl Drop for RunChild {
+    fn drop(&mut self) {
+        // A test that stops reading early must not leave the runner behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Plays the lesson: on each `step_started`, types `commands(step)`; returns every event.
 fn play(run: &mut RunChild, world: &World, commands: impl Fn(&str) -> Vec<String>) -> Vec<Value> {
     let mut events = Vec::new();
@@ -318,5 +326,35 @@ fn failure(events: &[Value], step: &str) -> String {
         events.last().map(|e| e["event"].clone()),
         Some(Value::from("lesson_failed"))
     );
-    failed["reason"].as_str().unwrap_or_default().to_owned()
+    let reason = failed["reason"].as_str().unwrap_or_default().to_owned();
+    eprintln!("step {step} failed: {reason}");
+    reason
+}
+
+#[test]
+fn waiting_on_a_step_makes_almost_no_requests() {
+    let Some(world) = World::start() else { return };
+    let mut run = world.run(&[]);
+    while let Some(event) = run.next() {
+        if event["event"] == "step_started" && event["step"] == "create" {
+            break;
+        }
+    }
+    // Let the step's watches finish their first list before counting.
+    std::thread::sleep(Duration::from_secs(1));
+    let served = || world.sandbox.as_ref().map_or(0, Sandbox::requests_served);
+    let before = served();
+    std::thread::sleep(Duration::from_secs(10));
+    let during = served() - before;
+    eprintln!("requests while waiting 10 s on a step: {during}");
+    // Target: at most 10 requests per 20 s while waiting on a step without HTTP goals.
+    assert!(during <= 5, "{during} requests in 10 s while waiting");
+    assert!(world.kubectl("kubectl create deployment web --image=example/web:v1"));
+    while let Some(event) = run.next() {
+        if event["event"] == "step_passed" {
+            assert_eq!(event["step"], "create");
+            break;
+        }
+    }
+    drop(run);
 }
