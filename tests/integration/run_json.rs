@@ -358,3 +358,28 @@ fn waiting_on_a_step_makes_almost_no_requests() {
     }
     drop(run);
 }
+
+#[test]
+fn a_lost_api_server_is_reported_on_stderr_not_stdout() {
+    let Some(mut world) = World::start() else {
+        return;
+    };
+    let mut run = world.run(&[]);
+    while let Some(event) = run.next() {
+        if event["event"] == "step_started" && event["step"] == "create" {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    if let Some(sandbox) = world.sandbox.take() {
+        world.runtime.block_on(sandbox.shutdown());
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    // Nothing but JSON events on stdout: the loss is for humans.
+    if let Ok(line) = run.lines.try_recv() {
+        panic!("unexpected stdout line while the cluster is gone: {line}");
+    }
+    let _ = run.child.kill();
+    let (_, stderr) = run.finish();
+    assert!(stderr.contains("cluster unreachable"), "stderr: {stderr}");
+}
