@@ -287,6 +287,46 @@ mod tests {
         );
     }
 
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            "[a-z0-9]{0,4}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-c]", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Drops every other key of every map, keeping the rest: always a subset.
+    fn thin(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % 2 == 0)
+                    .map(|(_, (k, v))| (k.clone(), thin(v)))
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().rev().map(thin).collect()),
+            other => other.clone(),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_object_contains_itself_and_its_subsets(value in json_value()) {
+            proptest::prop_assert_eq!(partial_match(&value, &value), Ok(()));
+            proptest::prop_assert_eq!(partial_match(&thin(&value), &value), Ok(()));
+        }
+    }
+
     #[test]
     fn type_differences_are_reported() {
         assert_eq!(

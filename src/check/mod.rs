@@ -9,6 +9,7 @@ pub mod baseline;
 pub mod capture;
 pub mod diff;
 mod goals;
+pub mod involved;
 pub mod requirements;
 mod target;
 pub mod world;
@@ -23,6 +24,7 @@ pub use capture::{CaptureError, Path, PathError};
 pub use diff::{Mismatch, partial_match};
 pub use goals::http::{HttpProbe, evaluate_http, http_target, probes_for};
 pub use goals::rollout::{pod_ready, pod_state};
+pub use involved::{Involved, ObjectRef, evaluate_all, involved_objects, step_requirements};
 pub use requirements::{WatchSpec, capture_requirements, merge_specs, requirements};
 pub use world::{TypeKey, World, WorldError};
 

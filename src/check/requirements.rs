@@ -124,6 +124,13 @@ pub fn requirements(goal: &Goal, namespace: &str) -> Vec<WatchSpec> {
     }
 }
 
+impl Goal {
+    /// The watches this goal needs in the lesson's `namespace` (see [`requirements`]).
+    pub fn requirements(&self, namespace: &str) -> Vec<WatchSpec> {
+        requirements(self, namespace)
+    }
+}
+
 /// The watch a capture needs to be read.
 pub fn capture_requirements(capture: &Capture, namespace: &str) -> Vec<WatchSpec> {
     vec![target_spec(&capture.from, namespace)]

@@ -98,7 +98,8 @@ pub async fn connect(choice: ClusterChoice) -> Result<Cluster, ClusterError> {
         context: context.clone(),
         source: Box::new(source),
     })?;
-    let cluster = Cluster::from_parts(client, context, server, namespace);
+    let mut cluster = Cluster::from_parts(client, context, server, namespace);
+    cluster.choice = Some(choice);
     cluster.check_reachable().await?;
     Ok(cluster)
 }

@@ -28,6 +28,8 @@ pub struct Cluster {
     context: String,
     server: String,
     default_namespace: String,
+    /// How this cluster was chosen, so it can be connected again with fresh credentials.
+    choice: Option<ClusterChoice>,
 }
 
 impl fmt::Debug for Cluster {
@@ -52,7 +54,16 @@ impl Cluster {
             context,
             server,
             default_namespace,
+            choice: None,
         }
+    }
+
+    /// Connects again the way this cluster was first connected (re-reading the kubeconfig,
+    /// which a restarted sandbox rewrites with new credentials); `None` for a cluster built
+    /// with [`Cluster::from_parts`].
+    pub async fn reconnect(&self) -> Option<Result<Cluster, ClusterError>> {
+        let choice = self.choice.clone()?;
+        Some(connect(choice).await)
     }
 
     /// The kubeconfig context in use.

@@ -8,8 +8,11 @@ use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
 use kube::client::Body;
 
-use crate::check::{HttpProbe, pod_ready, pod_state};
+use crate::check::{
+    GoalStatus, HttpProbe, World, evaluate_http, http_target, pod_ready, pod_state, probes_for,
+};
 use crate::cluster::{Cluster, ClusterError, describe_error};
+use crate::lesson::model::HttpGoal;
 
 /// How long one HTTP probe through the service proxy may take.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -81,6 +84,23 @@ impl Cluster {
             Ok(Err(err)) => HttpProbe::Error(describe_error(&err)),
             Err(_) => HttpProbe::Error(format!("no answer within {}s", PROBE_TIMEOUT.as_secs())),
         }
+    }
+
+    /// Judges an `http` goal: resolves its Service and port from the world, then probes up to
+    /// `probes_for(goal)` times, stopping as soon as the answers satisfy it.
+    pub async fn check_http(&self, goal: &HttpGoal, world: &World, namespace: &str) -> GoalStatus {
+        let (service, port) = match http_target(goal, world, namespace) {
+            Ok(target) => target,
+            Err(status) => return status,
+        };
+        let mut responses = Vec::new();
+        for _ in 0..probes_for(goal) {
+            responses.push(self.probe_http(namespace, &service, port, &goal.path).await);
+            if evaluate_http(goal, &responses).met {
+                break;
+            }
+        }
+        evaluate_http(goal, &responses)
     }
 
     /// Creates the namespace unless it exists, first waiting (up to `timeout`) for a

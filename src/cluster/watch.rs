@@ -6,12 +6,13 @@
 //! `Lost` once, and a light `GET /version` poll (only while lost) announces `Restored`, since a
 //! resumed watch on a quiet namespace may deliver nothing to prove it is back.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
+use kube::core::ApiResource;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::utils::Backoff;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -26,6 +27,11 @@ use crate::cluster::{Cluster, ClusterError, describe_error};
 const WATCH_TIMEOUT_SECS: u32 = 290;
 /// How often `GET /version` is tried while the cluster is unreachable.
 const RECONNECT_POLL: Duration = Duration::from_secs(1);
+/// Failed `GET /version` polls after which the kubeconfig is read again, in case the cluster
+/// came back with new credentials.
+const RECONNECT_AFTER_FAILURES: u32 = 2;
+/// How long rebuilt watches may take to list everything before the old ones are replaced.
+const REBUILD_SYNC: Duration = Duration::from_secs(10);
 /// Capacity of the event channel; `Changed` events beyond it are dropped (one pending
 /// `Changed` already makes the runner re-read the whole world).
 const CHANNEL_CAPACITY: usize = 64;
@@ -43,15 +49,18 @@ pub enum ClusterEvent {
 
 /// Running watches for one set of specs. Dropping it stops every task.
 pub struct WatchSet {
-    stores: Vec<(TypeKey, Store<DynamicObject>)>,
+    shared: Arc<Shared>,
     events: mpsc::Receiver<ClusterEvent>,
-    tasks: Vec<JoinHandle<()>>,
+    prober: JoinHandle<()>,
 }
 
 impl Drop for WatchSet {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
+        self.prober.abort();
+        if let Ok(mut tasks) = self.shared.tasks.lock() {
+            for task in tasks.drain(..) {
+                task.abort();
+            }
         }
     }
 }
@@ -115,6 +124,117 @@ impl Backoff for QuickBackoff {
     }
 }
 
+/// A resolved spec: what to watch and through which REST resource.
+#[derive(Clone)]
+struct Resolved {
+    spec: WatchSpec,
+    resource: ApiResource,
+    namespaced: bool,
+}
+
+/// Stores (read by `world()`) and the tasks feeding them; swapped whole on reconnect.
+type Stores = Vec<(TypeKey, Store<DynamicObject>)>;
+
+/// State shared between the `WatchSet` and its prober task.
+struct Shared {
+    cluster: Mutex<Cluster>,
+    specs: Vec<Resolved>,
+    stores: RwLock<Stores>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    health: Arc<Health>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        for task in self
+            .tasks
+            .get_mut()
+            .map(|t| t.drain(..))
+            .into_iter()
+            .flatten()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Shared {
+    /// The cluster the watches currently use (the lock is never held across an await).
+    fn current_cluster(&self) -> Option<Cluster> {
+        self.cluster.lock().ok().map(|c| c.clone())
+    }
+}
+
+/// Whether a watch error is the routine "410 Gone" that makes the watcher list again: the
+/// server answered, so it is not a lost cluster.
+fn is_expiry(err: &watcher::Error) -> bool {
+    match err {
+        watcher::Error::WatchError(status) => status.code == 410,
+        watcher::Error::WatchStartFailed(kube::Error::Api(status)) => status.code == 410,
+        _ => false,
+    }
+}
+
+/// Starts one watch task per spec with `client`; returns their stores and tasks.
+fn spawn_watches(
+    client: &kube::Client,
+    specs: &[Resolved],
+    health: &Arc<Health>,
+) -> (Stores, Vec<JoinHandle<()>>) {
+    let mut stores = Vec::new();
+    let mut tasks = Vec::new();
+    for Resolved {
+        spec,
+        resource,
+        namespaced,
+    } in specs
+    {
+        let api: Api<DynamicObject> = match (&spec.namespace, namespaced) {
+            (Some(ns), true) => Api::namespaced_with(client.clone(), ns, resource),
+            _ => Api::all_with(client.clone(), resource),
+        };
+        let mut config = watcher::Config::default().timeout(WATCH_TIMEOUT_SECS);
+        if let Some(labels) = &spec.label_selector {
+            config = config.labels(labels);
+        }
+        if let Some(fields) = &spec.field_selector {
+            config = config.fields(fields);
+        }
+        let writer = reflector::store::Writer::new(resource.clone());
+        stores.push((
+            TypeKey::new(&spec.api_version, &spec.kind),
+            writer.as_reader(),
+        ));
+        let stream = watcher(api, config)
+            .backoff(QuickBackoff::new())
+            .reflect(writer);
+        let health = Arc::clone(health);
+        let what = format!("{} {}", spec.kind, spec.namespace.as_deref().unwrap_or(""));
+        tasks.push(tokio::spawn(async move {
+            let mut stream = std::pin::pin!(stream);
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(event) => {
+                        health.restored().await;
+                        match event {
+                            watcher::Event::Init | watcher::Event::InitApply(_) => {}
+                            _ => health.changed(),
+                        }
+                    }
+                    Err(err) if is_expiry(&err) => {
+                        tracing::debug!(watch = %what.trim(), "watch expired, listing again");
+                    }
+                    Err(err) => {
+                        tracing::debug!(watch = %what.trim(), error = %err, "watch failed, retrying");
+                        health.lost(describe_error(&err)).await;
+                    }
+                }
+            }
+        }));
+    }
+    (stores, tasks)
+}
+
 impl Cluster {
     /// Starts one watch per spec (after `merge_specs`, ideally) and returns at once; use
     /// [`WatchSet::wait_synced`] before trusting the world.
@@ -125,84 +245,110 @@ impl Cluster {
             wake_prober: Notify::new(),
             events: tx,
         });
-        let mut stores = Vec::new();
-        let mut tasks = Vec::new();
+        let mut resolved = Vec::new();
         for spec in specs {
             let (resource, namespaced) = api_resource(self, &spec.api_version, &spec.kind).await?;
-            let api: Api<DynamicObject> = match (&spec.namespace, namespaced) {
-                (Some(ns), true) => Api::namespaced_with(self.client.clone(), ns, &resource),
-                _ => Api::all_with(self.client.clone(), &resource),
-            };
-            let mut config = watcher::Config::default().timeout(WATCH_TIMEOUT_SECS);
-            if let Some(labels) = &spec.label_selector {
-                config = config.labels(labels);
-            }
-            if let Some(fields) = &spec.field_selector {
-                config = config.fields(fields);
-            }
-            let writer = reflector::store::Writer::new(resource.clone());
-            stores.push((
-                TypeKey::new(&spec.api_version, &spec.kind),
-                writer.as_reader(),
-            ));
-            let stream = watcher(api, config)
-                .backoff(QuickBackoff::new())
-                .reflect(writer);
-            let health = Arc::clone(&health);
-            let what = format!("{} {}", spec.kind, spec.namespace.as_deref().unwrap_or(""));
-            tasks.push(tokio::spawn(async move {
-                let mut stream = std::pin::pin!(stream);
-                while let Some(item) = stream.next().await {
-                    match item {
-                        Ok(event) => {
-                            health.restored().await;
-                            match event {
-                                watcher::Event::Init | watcher::Event::InitApply(_) => {}
-                                _ => health.changed(),
-                            }
-                        }
-                        Err(err) => {
-                            tracing::debug!(watch = %what.trim(), error = %err, "watch failed, retrying");
-                            health.lost(describe_error(&err)).await;
-                        }
-                    }
-                }
-            }));
+            resolved.push(Resolved {
+                spec,
+                resource,
+                namespaced,
+            });
         }
-        tasks.push(tokio::spawn(probe_until_restored(
-            self.clone(),
-            Arc::clone(&health),
-        )));
+        let (stores, tasks) = spawn_watches(&self.client, &resolved, &health);
+        let shared = Arc::new(Shared {
+            cluster: Mutex::new(self.clone()),
+            specs: resolved,
+            stores: RwLock::new(stores),
+            tasks: Mutex::new(tasks),
+            health,
+        });
+        let prober = tokio::spawn(probe_until_restored(Arc::downgrade(&shared)));
         Ok(WatchSet {
-            stores,
+            shared,
             events: rx,
-            tasks,
+            prober,
         })
     }
 }
 
 /// Sleeps until a watch reports the cluster lost, then polls `GET /version` until it answers.
-async fn probe_until_restored(cluster: Cluster, health: Arc<Health>) {
+/// When the old client keeps failing but the kubeconfig now leads to a cluster that answers
+/// (the sandbox restarted with a new certificate and token), the watches are rebuilt on a
+/// fresh client, the new stores swapped in once they have listed everything.
+async fn probe_until_restored(shared: Weak<Shared>) {
+    let Some(health) = shared.upgrade().map(|s| Arc::clone(&s.health)) else {
+        return;
+    };
     loop {
         health.wake_prober.notified().await;
+        let mut failures = 0u32;
         while health.lost.load(Ordering::SeqCst) {
             tokio::time::sleep(RECONNECT_POLL).await;
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            let Some(cluster) = shared.current_cluster() else {
+                return;
+            };
             if cluster.check_reachable().await.is_ok() {
                 health.restored().await;
+                continue;
+            }
+            failures += 1;
+            if failures >= RECONNECT_AFTER_FAILURES
+                && let Some(Ok(fresh)) = cluster.reconnect().await
+                && rebuild(&shared, fresh).await
+            {
+                health.restored().await;
+                health.changed();
             }
         }
     }
 }
 
+/// Rebuilds every watch on `fresh`; false (and nothing changed) if they cannot list in time.
+async fn rebuild(shared: &Shared, fresh: Cluster) -> bool {
+    let (stores, tasks) = spawn_watches(&fresh.client, &shared.specs, &shared.health);
+    let ready = futures::future::join_all(stores.iter().map(|(_, s)| s.wait_until_ready()));
+    if !matches!(tokio::time::timeout(REBUILD_SYNC, ready).await, Ok(r) if r.iter().all(Result::is_ok))
+    {
+        for task in tasks {
+            task.abort();
+        }
+        return false;
+    }
+    if let Ok(mut current) = shared.stores.write() {
+        *current = stores;
+    }
+    if let Ok(mut current) = shared.tasks.lock() {
+        for old in current.drain(..) {
+            old.abort();
+        }
+        *current = tasks;
+    }
+    if let Ok(mut cluster) = shared.cluster.lock() {
+        *cluster = fresh;
+    }
+    true
+}
+
 impl WatchSet {
+    fn stores(&self) -> Stores {
+        self.shared
+            .stores
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
     /// A snapshot of every store, as the goals read it.
     pub fn world(&self) -> World {
         let mut world = World::new();
-        for (key, store) in &self.stores {
+        for (key, store) in self.stores() {
             for object in store.state() {
                 match serde_json::to_value(object.as_ref()) {
                     Ok(value) => {
-                        if let Err(err) = world.insert(key, value) {
+                        if let Err(err) = world.insert(&key, value) {
                             tracing::debug!(error = %err, "skipping a watched object");
                         }
                     }
@@ -226,7 +372,7 @@ impl WatchSet {
     /// Whether every watch has completed its first list.
     pub fn is_synced(&self) -> bool {
         // A store's reader is ready once its writer applied the first InitDone.
-        self.stores.iter().all(|(_, store)| {
+        self.stores().iter().all(|(_, store)| {
             futures::FutureExt::now_or_never(store.wait_until_ready()).is_some_and(|r| r.is_ok())
         })
     }
@@ -234,7 +380,8 @@ impl WatchSet {
     /// Waits until every watch has completed its first list, so an empty world means
     /// "nothing there" rather than "not loaded yet".
     pub async fn wait_synced(&self, timeout: Duration) -> Result<(), ClusterError> {
-        let all = futures::future::join_all(self.stores.iter().map(|(_, s)| s.wait_until_ready()));
+        let stores = self.stores();
+        let all = futures::future::join_all(stores.iter().map(|(_, s)| s.wait_until_ready()));
         match tokio::time::timeout(timeout, all).await {
             Ok(results) if results.iter().all(Result::is_ok) => Ok(()),
             _ => Err(ClusterError::SyncTimeout(timeout.as_secs())),
@@ -245,6 +392,21 @@ impl WatchSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expired_watches_are_not_a_lost_cluster() {
+        let gone =
+            kube::core::Status::failure("too old resource version", "Expired").with_code(410);
+        assert!(is_expiry(&watcher::Error::WatchError(Box::new(
+            gone.clone()
+        ))));
+        assert!(is_expiry(&watcher::Error::WatchStartFailed(
+            kube::Error::Api(Box::new(gone))
+        )));
+        let forbidden = kube::core::Status::failure("forbidden", "Forbidden").with_code(403);
+        assert!(!is_expiry(&watcher::Error::WatchError(Box::new(forbidden))));
+        assert!(!is_expiry(&watcher::Error::NoResourceVersion));
+    }
 
     #[test]
     fn backoff_doubles_up_to_its_cap_and_resets() {
