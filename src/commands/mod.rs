@@ -1,7 +1,10 @@
 //! One module per subcommand: each turns parsed arguments into an exit code.
 
+pub mod lint;
+pub mod list;
 pub mod run;
 pub mod sandbox;
+pub mod schema;
 
 use std::process::ExitCode;
 
@@ -11,11 +14,14 @@ use crate::error::Error;
 /// Runs the chosen subcommand and maps its outcome to an exit code.
 pub fn dispatch(cli: Cli) -> ExitCode {
     let result = match cli.command {
+        Command::Lint(args) => lint::run(&args),
+        Command::Schema => schema::run(),
+        Command::List(args) => list::run(&args),
         Command::Sandbox(args) => sandbox::run(args),
         Command::Run(args) => run::run(args),
-        Command::Lint(_) | Command::Schema | Command::List(_) | Command::Check(_) => Err(
-            Error::Usage("this command is not available in this build yet".to_owned()),
-        ),
+        Command::Check(_) => Err(Error::Usage(
+            "this command is not available in this build yet".to_owned(),
+        )),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,15 @@
 //! Lessons: the model instructors write, loading with located errors, and lint.
 
+pub mod diagnostic;
+pub mod lint;
+pub mod load;
 pub mod model;
+pub mod position;
+mod serde_error;
+pub mod suggest;
+mod vars;
 
+pub use diagnostic::{Diagnostic, Severity, Span, Styles};
+pub use lint::lint;
+pub use load::{LessonError, LoadedLesson, load, load_bytes, load_str};
 pub use model::*;

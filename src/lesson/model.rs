@@ -25,6 +25,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 #[serde(deny_unknown_fields)]
 pub struct Lesson {
     /// Lesson format version; must be 1.
+    #[schemars(range(min = 1, max = 1))]
     pub version: u32,
     /// Short human title shown in lists and headers.
     pub title: String,
@@ -90,6 +91,7 @@ fn default_app_port() -> u16 {
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// Identifier unique in the lesson (lowercase letters, digits and `-`); used by `--from`.
+    #[schemars(pattern(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
     pub id: String,
     /// Short title shown as the step's header.
     pub title: String,
@@ -223,6 +225,7 @@ impl<'de> Deserialize<'de> for Timeout {
 #[serde(deny_unknown_fields)]
 pub struct Capture {
     /// Variable name offered to the learner as `export NAME=value` (upper case, digits, `_`).
+    #[schemars(pattern(r"^[A-Z_][A-Z0-9_]*$"))]
     pub name: String,
     /// The object to read; with a selector, the oldest matching object is used.
     pub from: Target,

@@ -178,9 +178,13 @@ impl Catalogue {
 
     fn find(&self, image: &str) -> Option<&App> {
         let (repo, tag) = normalize_image(image);
-        self.apps
-            .iter()
-            .find(|a| a.repository == repo && a.tag.as_ref().is_none_or(|t| *t == tag))
+        self.apps.iter().find(|a| {
+            a.repository == repo
+                && match &a.tag {
+                    Some(t) => *t == tag,
+                    None => plausible_builtin_tag(&tag),
+                }
+        })
     }
 
     /// Whether pulling the image succeeds.
@@ -458,6 +462,18 @@ impl Catalogue {
             ),
         }
     }
+}
+
+/// Tags a well-known image really publishes: versions, `latest` and the usual flavours, so
+/// that a typo such as `nginx:lates` still fails to pull.
+fn plausible_builtin_tag(tag: &str) -> bool {
+    const FLAVOURS: [&str; 7] = [
+        "latest", "stable", "mainline", "alpine", "musl", "glibc", "uclibc",
+    ];
+    tag.starts_with(|c: char| c.is_ascii_digit())
+        || FLAVOURS
+            .iter()
+            .any(|f| tag == *f || tag.starts_with(&format!("{f}-")))
 }
 
 fn absolute(wd: &str, path: &str) -> String {

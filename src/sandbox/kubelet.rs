@@ -39,6 +39,8 @@ struct PodRt {
     ip: Option<String>,
     containers: BTreeMap<String, CState>,
     killing_since: Option<Instant>,
+    /// The pod's resourceVersion when it was last seen settled, to skip idle passes.
+    settled_rv: Option<String>,
 }
 
 /// The kubelet of every simulated node.
@@ -90,6 +92,17 @@ fn containers(pod: &Value) -> Vec<(String, String, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Whether every container runs, so nothing changes until the pod does.
+fn rt_settled(rt: Option<&PodRt>) -> bool {
+    rt.is_some_and(|rt| {
+        !rt.containers.is_empty()
+            && rt
+                .containers
+                .values()
+                .all(|c| matches!(c, CState::Running { .. }))
+    })
 }
 
 impl Kubelet {
@@ -153,6 +166,7 @@ impl Kubelet {
             ip: Some(str_at(pod, "/status/podIP").to_owned()).filter(|i| !i.is_empty()),
             containers: cs,
             killing_since: None,
+            settled_rv: None,
         })
     }
 
@@ -162,6 +176,15 @@ impl Kubelet {
         let Some((node_index, _)) = self.nodes.get(&node).cloned() else {
             return;
         };
+        let rv = pod
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str);
+        if let Some(rt) = self.pods.get(&uid)
+            && rt.settled_rv.is_some()
+            && rt.settled_rv.as_deref() == rv
+        {
+            return;
+        }
         let now = Instant::now();
         let specs = containers(pod);
         if !self.pods.contains_key(&uid) {
@@ -182,6 +205,7 @@ impl Kubelet {
                         .map(|(n, _, _)| (n.clone(), CState::Creating))
                         .collect(),
                     killing_since: None,
+                    settled_rv: None,
                 }
             });
             self.pods.insert(uid.clone(), rt);
@@ -327,6 +351,13 @@ impl Kubelet {
         for (c, kind, reason, msg) in events {
             self.event(store, pod, &c, kind, reason, &msg);
         }
+        let settled = rt_settled(self.pods.get(&uid));
+        if settled && status.as_ref() == pod.get("status") {
+            if let Some(rt) = self.pods.get_mut(&uid) {
+                rt.settled_rv = rv.map(str::to_owned);
+            }
+            return;
+        }
         if let Some(status) = status
             && pod.get("status") != Some(&status)
             && let Some(mut fresh) =
@@ -458,6 +489,7 @@ impl Kubelet {
                 ip: None,
                 containers: BTreeMap::new(),
                 killing_since: None,
+                settled_rv: None,
             });
             rt.killing_since = Some(now);
         }

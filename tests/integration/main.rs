@@ -3,6 +3,8 @@
 
 mod cluster_sandbox;
 mod common;
-mod sandbox_kubectl;
+mod lint;
 mod run_json;
 mod run_pty;
+mod sandbox_controllers;
+mod sandbox_kubectl;

@@ -50,6 +50,8 @@ fn pullability_follows_the_catalogue_and_builtins() {
     assert!(c.is_pullable("busybox"));
     assert!(c.is_pullable("registry.k8s.io/pause:3.10"));
     assert!(!c.is_pullable("nosuch/image:1"));
+    assert!(c.is_pullable("nginx:stable-alpine"));
+    assert!(!c.is_pullable("nginx:nope"));
 }
 
 #[test]

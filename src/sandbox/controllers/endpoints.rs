@@ -49,7 +49,10 @@ fn target_port(svc_port: &Value, pod: &Value) -> Option<i64> {
     }
 }
 
-fn ports_for(svc: &Value, pod: Option<&Value>) -> Vec<Value> {
+/// The ports of an Endpoints subset or (with `always_named`) an EndpointSlice: slices always
+/// carry a name, "" when the Service port has none (`kubectl describe service`
+/// dereferences it).
+fn ports_for(svc: &Value, pod: Option<&Value>, always_named: bool) -> Vec<Value> {
     let empty = json!({});
     svc.pointer("/spec/ports")
         .and_then(Value::as_array)
@@ -59,12 +62,9 @@ fn ports_for(svc: &Value, pod: Option<&Value>) -> Vec<Value> {
                 .filter_map(|p| {
                     let port = target_port(p, pod.unwrap_or(&empty))?;
                     let mut out = Map::new();
-                    if let Some(n) = p
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .filter(|n| !n.is_empty())
-                    {
-                        out.insert("name".into(), json!(n));
+                    let name = p.get("name").and_then(Value::as_str).unwrap_or("");
+                    if always_named || !name.is_empty() {
+                        out.insert("name".into(), json!(name));
                     }
                     out.insert("port".into(), json!(port));
                     out.insert(
@@ -169,7 +169,7 @@ impl EndpointsController {
             "metadata": {"name": name, "namespace": ns, "labels": labels.clone()},
         });
         if !ready.is_empty() || !not_ready.is_empty() {
-            let mut subset = json!({"ports": ports_for(svc, selected.first().copied())});
+            let mut subset = json!({"ports": ports_for(svc, selected.first().copied(), false)});
             if !ready.is_empty() {
                 subset["addresses"] = json!(ready);
             }
@@ -221,7 +221,7 @@ impl EndpointsController {
                          "ownerReferences": [owner]},
             "addressType": "IPv4",
             "endpoints": endpoints,
-            "ports": ports_for(svc, selected.first().copied()),
+            "ports": ports_for(svc, selected.first().copied(), true),
         });
         let current = ours.first().map(|s| (*s).clone());
         upsert(store, &ResKey::endpointslices(), current, slice)?;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 
@@ -39,12 +40,31 @@ impl Source {
 pub struct EventRecorder {
     /// Aggregation key -> (namespace, event name).
     seen: Mutex<HashMap<String, (String, String)>>,
+    /// Last name suffix handed out, so names stay unique and sort by time.
+    last_stamp: AtomicU64,
 }
 
 impl EventRecorder {
     /// An empty recorder.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Unix nanoseconds, strictly increasing: event names are `<object>.<hex of this>` like the
+    /// real recorder's, so listing by name lists by time.
+    fn next_stamp(&self) -> u64 {
+        let now = u64::try_from(jiff::Timestamp::now().as_nanosecond()).unwrap_or(0);
+        let mut last = self.last_stamp.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(last + 1);
+            match self
+                .last_stamp
+                .compare_exchange(last, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
+        }
     }
 
     /// Records a Normal event about `obj`.
@@ -119,7 +139,7 @@ impl EventRecorder {
         if let Some(h) = &source.host {
             src["host"] = json!(h);
         }
-        let name = format!("{}.{}", meta::name(obj), meta::random_hex(16));
+        let name = format!("{}.{:x}", meta::name(obj), self.next_stamp());
         let ev = json!({
             "apiVersion": "v1",
             "kind": "Event",

@@ -22,6 +22,9 @@ impl GarbageCollector {
 
 const FOREGROUND: &str = "foregroundDeletion";
 
+/// How long events live.
+const EVENT_TTL_SECS: i64 = 3600;
+
 impl Reconciler for GarbageCollector {
     fn reconcile(&mut self, store: &Store) {
         let (all, _) = store.list_all_arc();
@@ -88,6 +91,24 @@ impl Reconciler for GarbageCollector {
                     .collect();
                 meta::metadata_mut(&mut fresh).insert("finalizers".into(), Value::Array(kept));
                 let _ = store.update(key, fresh);
+            }
+        }
+        // Events expire after an hour, as with the API server's default --event-ttl.
+        let cutoff = jiff::Timestamp::now().as_second() - EVENT_TTL_SECS;
+        for (key, obj) in &all {
+            if *key != ResKey::events() {
+                continue;
+            }
+            let last = obj
+                .get("lastTimestamp")
+                .and_then(Value::as_str)
+                .or_else(|| {
+                    obj.pointer("/metadata/creationTimestamp")
+                        .and_then(Value::as_str)
+                })
+                .and_then(meta::parse_time);
+            if last.is_some_and(|t| t.as_second() < cutoff) {
+                store.purge(key, meta::namespace(obj), meta::name(obj));
             }
         }
         for ns in terminating_ns {

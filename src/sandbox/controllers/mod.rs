@@ -20,7 +20,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::sandbox::apps::Catalogue;
@@ -82,17 +81,17 @@ impl SimConfig {
 /// The running controllers; dropping this (or calling [`Controllers::shutdown`]) stops them.
 pub struct Controllers {
     cancel: CancellationToken,
-    tasks: Vec<JoinHandle<()>>,
+    done: Option<tokio::sync::oneshot::Receiver<()>>,
     /// The event recorder the controllers share (the API layer may record events too).
     pub recorder: Arc<EventRecorder>,
 }
 
 impl Controllers {
-    /// Stops every loop and waits for them to finish.
+    /// Stops every loop and waits (up to five seconds) for them to finish.
     pub async fn shutdown(mut self) {
         self.cancel.cancel();
-        for t in self.tasks.drain(..) {
-            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        if let Some(done) = self.done.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), done).await;
         }
     }
 }
@@ -109,45 +108,66 @@ pub(crate) trait Reconciler: Send + 'static {
     fn reconcile(&mut self, store: &Store);
 }
 
-/// Creates the startup objects, then starts every controller and the kubelet on the current
-/// tokio runtime.
+/// Creates the startup objects, then starts every controller and the kubelet.
+///
+/// They run on one dedicated thread: their passes are synchronous and can be long (a
+/// thousand pods), so they stay off the async workers serving the API, and their
+/// allocations stay in one malloc arena instead of spreading over blocking-pool threads.
 pub fn spawn(store: Arc<Store>, sim: SimConfig, catalogue: Arc<Catalogue>) -> Controllers {
     bootstrap::ensure_cluster(&store, &sim);
     let cancel = CancellationToken::new();
     let recorder = Arc::new(EventRecorder::new());
-    let mut tasks = Vec::new();
     let tick = sim.scaled(sim.resync).max(Duration::from_millis(20));
-    let mut start = |r: Box<dyn Reconciler>, tick: Duration| {
-        tasks.push(tokio::spawn(run_loop(
-            store.clone(),
-            r,
+    // The kubelet's timers need finer ticks than a resync.
+    let kubelet_tick = sim
+        .scaled(Duration::from_millis(200))
+        .max(Duration::from_millis(10));
+    let loops: Vec<(Box<dyn Reconciler>, Duration)> = vec![
+        (
+            Box::new(deployment::DeploymentController::new(
+                recorder.clone(),
+                sim.clone(),
+            )),
             tick,
-            cancel.clone(),
-        )));
-    };
-    start(
-        Box::new(deployment::DeploymentController::new(
-            recorder.clone(),
-            sim.clone(),
-        )),
-        tick,
-    );
-    start(
-        Box::new(replicaset::ReplicaSetController::new(recorder.clone())),
-        tick,
-    );
-    start(Box::new(scheduler::Scheduler::new(recorder.clone())), tick);
-    start(
-        Box::new(Kubelet::new(recorder.clone(), sim.clone(), catalogue)),
-        // The kubelet's timers need finer ticks than a resync.
-        sim.scaled(Duration::from_millis(200))
-            .max(Duration::from_millis(10)),
-    );
-    start(Box::new(endpoints::EndpointsController::new()), tick);
-    start(Box::new(gc::GarbageCollector::new()), tick);
+        ),
+        (
+            Box::new(replicaset::ReplicaSetController::new(recorder.clone())),
+            tick,
+        ),
+        (Box::new(scheduler::Scheduler::new(recorder.clone())), tick),
+        (
+            Box::new(Kubelet::new(recorder.clone(), sim.clone(), catalogue)),
+            kubelet_tick,
+        ),
+        (Box::new(endpoints::EndpointsController::new()), tick),
+        (Box::new(gc::GarbageCollector::new()), tick),
+    ];
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let token = cancel.clone();
+    let started = std::thread::Builder::new()
+        .name("sandbox-controllers".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(rt) => rt.block_on(async move {
+                    let mut set = tokio::task::JoinSet::new();
+                    for (r, every) in loops {
+                        set.spawn(run_loop(store.clone(), r, every, token.clone()));
+                    }
+                    while set.join_next().await.is_some() {}
+                }),
+                Err(e) => tracing::error!("failed to start the sandbox controllers: {e}"),
+            }
+            let _ = done_tx.send(());
+        });
+    if let Err(e) = started {
+        tracing::error!("failed to start the sandbox controllers' thread: {e}");
+    }
     Controllers {
         cancel,
-        tasks,
+        done: Some(done_rx),
         recorder,
     }
 }
@@ -161,7 +181,11 @@ async fn run_loop(
     let mut changes = store.subscribe_changes();
     loop {
         changes.borrow_and_update();
-        r.reconcile(&store);
+        // A bug tripped by one odd object must not stop the whole control plane.
+        let pass = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.reconcile(&store)));
+        if pass.is_err() {
+            tracing::error!("a sandbox controller pass panicked; retrying on the next change");
+        }
         tokio::select! {
             _ = cancel.cancelled() => break,
             res = changes.changed() => {

@@ -5,199 +5,26 @@
 //! (optimistic concurrency, uid/creationTimestamp immutability, generation bumps, graceful
 //! deletion, finalizers, orphaning) so the API layer and the controllers share one truth.
 
+mod delete;
 pub mod meta;
+mod types;
 mod watch;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+pub use types::{
+    CONFLICT_MESSAGE, DeleteOpts, Propagation, ResKey, Snapshot, SnapshotEntry, StoreError,
+};
+use types::{conflict, not_found};
 pub use watch::{EventType, WatchEvent, WatchReceiver};
 use watch::{Watcher, WatcherShared};
 
 /// Events kept for watch resumes; older resourceVersions get `Expired`.
-pub const DEFAULT_HISTORY: usize = 20_000;
-
-/// Which collection: API group ("" for core) and plural resource name, e.g. ("apps","deployments").
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ResKey {
-    /// API group; "" for the core group.
-    pub group: String,
-    /// Plural lowercase resource name.
-    pub resource: String,
-}
-
-impl ResKey {
-    /// A key from its group and plural resource name.
-    pub fn new(group: &str, resource: &str) -> Self {
-        ResKey {
-            group: group.to_owned(),
-            resource: resource.to_owned(),
-        }
-    }
-    /// Core pods.
-    pub fn pods() -> Self {
-        Self::new("", "pods")
-    }
-    /// Core services.
-    pub fn services() -> Self {
-        Self::new("", "services")
-    }
-    /// Core endpoints.
-    pub fn endpoints() -> Self {
-        Self::new("", "endpoints")
-    }
-    /// Core events.
-    pub fn events() -> Self {
-        Self::new("", "events")
-    }
-    /// Core nodes.
-    pub fn nodes() -> Self {
-        Self::new("", "nodes")
-    }
-    /// Core namespaces.
-    pub fn namespaces() -> Self {
-        Self::new("", "namespaces")
-    }
-    /// apps/v1 deployments.
-    pub fn deployments() -> Self {
-        Self::new("apps", "deployments")
-    }
-    /// apps/v1 replicasets.
-    pub fn replicasets() -> Self {
-        Self::new("apps", "replicasets")
-    }
-    /// discovery.k8s.io/v1 endpointslices.
-    pub fn endpointslices() -> Self {
-        Self::new("discovery.k8s.io", "endpointslices")
-    }
-    /// `group/resource`, or just `resource` for the core group (as Status details name it).
-    pub fn qualified(&self) -> String {
-        if self.group.is_empty() {
-            self.resource.clone()
-        } else {
-            format!("{}.{}", self.resource, self.group)
-        }
-    }
-}
-
-/// Why a store operation failed; carries what the API layer needs to build a `Status`.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum StoreError {
-    /// No such object.
-    #[error("{} \"{name}\" not found", qualified(group, resource))]
-    NotFound {
-        /// API group.
-        group: String,
-        /// Plural resource.
-        resource: String,
-        /// Object name.
-        name: String,
-    },
-    /// An object with that name exists.
-    #[error("{} \"{name}\" already exists", qualified(group, resource))]
-    AlreadyExists {
-        /// API group.
-        group: String,
-        /// Plural resource.
-        resource: String,
-        /// Object name.
-        name: String,
-    },
-    /// A resourceVersion or uid precondition failed.
-    #[error(
-        "Operation cannot be fulfilled on {} \"{name}\": {message}",
-        qualified(group, resource)
-    )]
-    Conflict {
-        /// API group.
-        group: String,
-        /// Plural resource.
-        resource: String,
-        /// Object name.
-        name: String,
-        /// Why, in the API server's words.
-        message: String,
-    },
-    /// The requested resourceVersion is older than the kept history.
-    #[error("too old resource version: {message}")]
-    Expired {
-        /// API group ("" when the watch spans all collections).
-        group: String,
-        /// Plural resource.
-        resource: String,
-        /// Details.
-        message: String,
-    },
-    /// The object cannot be stored as given.
-    #[error("{} \"{name}\" is invalid: {message}", qualified(group, resource))]
-    Invalid {
-        /// API group.
-        group: String,
-        /// Plural resource.
-        resource: String,
-        /// Object name (may be empty).
-        name: String,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-fn qualified(group: &str, resource: &str) -> String {
-    ResKey::new(group, resource).qualified()
-}
-
-/// The message the real API server gives for a stale update.
-pub const CONFLICT_MESSAGE: &str =
-    "the object has been modified; please apply your changes to the latest version and try again";
-
-/// How dependents are treated when their owner is deleted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Propagation {
-    /// Delete the owner now; the garbage collector deletes dependents afterwards.
-    #[default]
-    Background,
-    /// Keep the owner (with the `foregroundDeletion` finalizer) until dependents are gone.
-    Foreground,
-    /// Delete the owner and strip the dependents' ownerReferences to it.
-    Orphan,
-}
-
-/// Options of a delete call (`DeleteOptions`).
-#[derive(Clone, Debug, Default)]
-pub struct DeleteOpts {
-    /// Overrides the pod's `terminationGracePeriodSeconds`; 0 deletes at once.
-    pub grace_period_seconds: Option<i64>,
-    /// What happens to dependents.
-    pub propagation: Propagation,
-    /// Fails with Conflict unless the object has this uid.
-    pub precondition_uid: Option<String>,
-    /// Fails with Conflict unless the object has this resourceVersion.
-    pub precondition_rv: Option<String>,
-}
-
-/// All objects at one resourceVersion, for persistence.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Snapshot {
-    /// The store's resourceVersion when the snapshot was taken.
-    pub resource_version: u64,
-    /// Every object with its collection.
-    pub objects: Vec<SnapshotEntry>,
-}
-
-/// One object of a [`Snapshot`].
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SnapshotEntry {
-    /// API group.
-    pub group: String,
-    /// Plural resource.
-    pub resource: String,
-    /// The object.
-    pub object: Value,
-}
+pub const DEFAULT_HISTORY: usize = 5_000;
 
 type Collection = BTreeMap<(String, String), Arc<Value>>;
 
@@ -220,23 +47,6 @@ pub struct Store {
 impl Default for Store {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-fn not_found(key: &ResKey, name: &str) -> StoreError {
-    StoreError::NotFound {
-        group: key.group.clone(),
-        resource: key.resource.clone(),
-        name: name.to_owned(),
-    }
-}
-
-fn conflict(key: &ResKey, name: &str, message: String) -> StoreError {
-    StoreError::Conflict {
-        group: key.group.clone(),
-        resource: key.resource.clone(),
-        name: name.to_owned(),
-        message,
     }
 }
 
@@ -427,7 +237,19 @@ impl Store {
         {
             return Err(conflict(key, &name, CONFLICT_MESSAGE.to_owned()));
         }
-        let spec_changed = old.get("spec") != obj.get("spec");
+        let spec_changed = if *key == ResKey::pods() {
+            // Binding a pod to a node is not a spec change a user made.
+            let strip = |v: Option<&Value>| {
+                let mut v = v.cloned();
+                if let Some(Value::Object(m)) = v.as_mut() {
+                    m.remove("nodeName");
+                }
+                v
+            };
+            strip(old.get("spec")) != strip(obj.get("spec"))
+        } else {
+            old.get("spec") != obj.get("spec")
+        };
         let m = meta::metadata_mut(&mut obj);
         for field in [
             "uid",
@@ -484,171 +306,6 @@ impl Store {
             self.emit(&mut inner, EventType::Modified, key, ns, obj.clone());
         }
         Ok((*obj).clone())
-    }
-
-    /// Deletes an object: pods and objects with finalizers (or Foreground dependents) get a
-    /// deletionTimestamp and go later; everything else goes at once.
-    pub fn delete(
-        &self,
-        key: &ResKey,
-        namespace: &str,
-        name: &str,
-        opts: &DeleteOpts,
-    ) -> Result<Value, StoreError> {
-        let mut inner = self.lock();
-        let Some(old) = inner
-            .objects
-            .get(key)
-            .and_then(|c| c.get(&(namespace.to_owned(), name.to_owned())))
-            .cloned()
-        else {
-            return Err(not_found(key, name));
-        };
-        if let Some(want) = &opts.precondition_uid
-            && want != meta::uid(&old)
-        {
-            return Err(conflict(
-                key,
-                name,
-                format!(
-                    "Precondition failed: UID in precondition: {want}, UID in object meta: {}",
-                    meta::uid(&old)
-                ),
-            ));
-        }
-        if let Some(want) = &opts.precondition_rv {
-            let have = meta::resource_version(&old).unwrap_or(0).to_string();
-            if *want != have {
-                return Err(conflict(
-                    key,
-                    name,
-                    format!(
-                        "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {have}"
-                    ),
-                ));
-            }
-        }
-        let uid = meta::uid(&old).to_owned();
-        if opts.propagation == Propagation::Orphan {
-            self.orphan_dependents(&mut inner, &uid);
-        }
-        let finalizers = meta::finalizers(&old);
-        let terminating = meta::is_terminating(&old);
-        let is_pod = *key == ResKey::pods();
-        let is_namespace = *key == ResKey::namespaces();
-        let mut obj = (*old).clone();
-        if is_pod {
-            let grace = opts
-                .grace_period_seconds
-                .or_else(|| {
-                    old.pointer("/spec/terminationGracePeriodSeconds")
-                        .and_then(Value::as_i64)
-                })
-                .unwrap_or(30)
-                .max(0);
-            let scheduled = old
-                .pointer("/spec/nodeName")
-                .and_then(Value::as_str)
-                .is_some_and(|n| !n.is_empty());
-            if (grace == 0 || !scheduled) && finalizers.is_empty() {
-                return Ok(self.remove_locked(&mut inner, key, old));
-            }
-            let current = old
-                .pointer("/metadata/deletionGracePeriodSeconds")
-                .and_then(Value::as_i64);
-            if terminating && current.is_some_and(|c| c <= grace) {
-                return Ok((*old).clone());
-            }
-            let when = jiff::Timestamp::now()
-                .checked_add(jiff::SignedDuration::from_secs(grace))
-                .unwrap_or_else(|_| jiff::Timestamp::now());
-            let m = meta::metadata_mut(&mut obj);
-            m.insert(
-                "deletionTimestamp".into(),
-                Value::String(meta::rfc3339_secs(when)),
-            );
-            m.insert("deletionGracePeriodSeconds".into(), json!(grace));
-            return Ok(self.replace_locked(&mut inner, key, obj));
-        }
-        let needs_wait = !finalizers.is_empty()
-            || is_namespace
-            || (opts.propagation == Propagation::Foreground && self.has_dependents(&inner, &uid));
-        if !needs_wait {
-            return Ok(self.remove_locked(&mut inner, key, old));
-        }
-        if terminating {
-            return Ok((*old).clone());
-        }
-        let m = meta::metadata_mut(&mut obj);
-        m.insert(
-            "deletionTimestamp".into(),
-            Value::String(meta::now_rfc3339()),
-        );
-        m.insert("deletionGracePeriodSeconds".into(), json!(0));
-        if opts.propagation == Propagation::Foreground && !is_namespace {
-            let list = m.entry("finalizers").or_insert_with(|| json!([]));
-            if let Value::Array(a) = list
-                && !a.iter().any(|f| f == "foregroundDeletion")
-            {
-                a.push(json!("foregroundDeletion"));
-            }
-        }
-        if is_namespace {
-            meta::object_field_mut(&mut obj, "status").insert("phase".into(), json!("Terminating"));
-        }
-        Ok(self.replace_locked(&mut inner, key, obj))
-    }
-
-    /// Removes an object at once, ignoring finalizers and grace (the kubelet's final delete,
-    /// the namespace controller). Returns the removed object, if it existed.
-    pub fn purge(&self, key: &ResKey, namespace: &str, name: &str) -> Option<Value> {
-        let mut inner = self.lock();
-        let old = inner
-            .objects
-            .get(key)
-            .and_then(|c| c.get(&(namespace.to_owned(), name.to_owned())))
-            .cloned()?;
-        Some(self.remove_locked(&mut inner, key, old))
-    }
-
-    fn has_dependents(&self, inner: &Inner, uid: &str) -> bool {
-        inner.objects.values().any(|c| {
-            c.values().any(|o| {
-                meta::owner_refs(o)
-                    .iter()
-                    .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
-            })
-        })
-    }
-
-    fn orphan_dependents(&self, inner: &mut Inner, uid: &str) {
-        let mut changed = Vec::new();
-        for (key, coll) in &inner.objects {
-            for o in coll.values() {
-                let refs = meta::owner_refs(o);
-                if refs
-                    .iter()
-                    .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
-                {
-                    let kept: Vec<Value> = refs
-                        .iter()
-                        .filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid))
-                        .cloned()
-                        .collect();
-                    let mut o = (**o).clone();
-                    let m = meta::metadata_mut(&mut o);
-                    if kept.is_empty() {
-                        m.remove("ownerReferences");
-                    } else {
-                        m.insert("ownerReferences".into(), Value::Array(kept));
-                    }
-                    changed.push((key.clone(), o));
-                }
-            }
-        }
-        for (key, o) in changed {
-            self.replace_locked(inner, &key, o);
-        }
     }
 
     /// Stores `obj` under a new resourceVersion and emits MODIFIED.
