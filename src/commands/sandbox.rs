@@ -36,11 +36,15 @@ pub fn run(args: SandboxArgs) -> Result<ExitCode, Error> {
     };
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
     runtime.block_on(async move {
-        let sandbox = Sandbox::start(config).await.context("failed to start the sandbox")?;
+        let sandbox = Sandbox::start(config)
+            .await
+            .context("failed to start the sandbox")?;
         println!("kubetutor sandbox serving at {}", sandbox.server_url());
         println!("export KUBECONFIG={}", sandbox.kubeconfig_path().display());
         println!("Press Ctrl-C to stop.");
-        tokio::signal::ctrl_c().await.context("failed to wait for Ctrl-C")?;
+        tokio::signal::ctrl_c()
+            .await
+            .context("failed to wait for Ctrl-C")?;
         sandbox.shutdown().await;
         eprintln!("sandbox stopped");
         Ok::<_, Error>(ExitCode::from(EXIT_OK))

@@ -31,7 +31,10 @@ pub fn render(server: &str, ca_pem: &str, token: &str) -> String {
 
 /// Writes the kubeconfig atomically with owner-only permissions (it holds the token).
 pub fn write(path: &Path, contents: &str) -> Result<(), KubeconfigError> {
-    let fail = |source| KubeconfigError::Write { path: path.to_owned(), source };
+    let fail = |source| KubeconfigError::Write {
+        path: path.to_owned(),
+        source,
+    };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
@@ -72,6 +75,9 @@ mod tests {
         let parsed: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
         assert_eq!(parsed["current-context"].as_str(), Some(CONTEXT));
         assert_eq!(parsed["users"][0]["user"]["token"].as_str(), Some("tok"));
-        assert_eq!(parsed["clusters"][0]["cluster"]["certificate-authority-data"].as_str(), Some("UEVN"));
+        assert_eq!(
+            parsed["clusters"][0]["cluster"]["certificate-authority-data"].as_str(),
+            Some("UEVN")
+        );
     }
 }

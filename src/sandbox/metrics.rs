@@ -13,12 +13,18 @@ impl Metrics {
     /// Counts one request.
     pub fn record(&self, verb: &str, resource: &str, code: u16) {
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        *counts.entry((verb.to_uppercase(), resource.to_owned(), code)).or_default() += 1;
+        *counts
+            .entry((verb.to_uppercase(), resource.to_owned(), code))
+            .or_default() += 1;
     }
 
     /// Total requests counted so far.
     pub fn total(&self) -> u64 {
-        self.counts.lock().unwrap_or_else(|e| e.into_inner()).values().sum()
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .sum()
     }
 
     /// The Prometheus exposition text.
@@ -39,7 +45,10 @@ impl Metrics {
 }
 
 fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -53,7 +62,9 @@ mod tests {
         m.record("get", "pods", 200);
         m.record("list", "", 401);
         let text = m.render();
-        assert!(text.contains("apiserver_request_total{code=\"200\",resource=\"pods\",verb=\"GET\"} 2"));
+        assert!(
+            text.contains("apiserver_request_total{code=\"200\",resource=\"pods\",verb=\"GET\"} 2")
+        );
         assert_eq!(m.total(), 3);
     }
 }

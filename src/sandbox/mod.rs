@@ -58,7 +58,9 @@ impl Default for SandboxConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     /// The listen address is not a loopback address.
-    #[error("failed to start the sandbox: {0} is not a loopback address (the sandbox only listens on 127.0.0.1 or ::1)")]
+    #[error(
+        "failed to start the sandbox: {0} is not a loopback address (the sandbox only listens on 127.0.0.1 or ::1)"
+    )]
     NotLoopback(SocketAddr),
     /// The port could not be bound.
     #[error("failed to listen on {addr}")]
@@ -91,7 +93,10 @@ pub struct Sandbox {
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox").field("addr", &self.addr).field("kubeconfig", &self.kubeconfig_path).finish_non_exhaustive()
+        f.debug_struct("Sandbox")
+            .field("addr", &self.addr)
+            .field("kubeconfig", &self.kubeconfig_path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -103,8 +108,16 @@ impl Sandbox {
         }
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .map_err(|source| SandboxError::Listen { addr: config.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| SandboxError::Listen { addr: config.listen, source })?;
+            .map_err(|source| SandboxError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| SandboxError::Listen {
+                addr: config.listen,
+                source,
+            })?;
         let material = tls::generate()?;
         let store = Arc::new(Store::new());
         if let Some(path) = &config.state {
@@ -113,11 +126,17 @@ impl Sandbox {
                     tracing::warn!(%reason, moved_to = %moved_to.display(), "the sandbox state was unreadable and was set aside");
                 }
                 Ok(_) => {}
-                Err(err) => tracing::warn!(%err, "failed to load the sandbox state; starting fresh"),
+                Err(err) => {
+                    tracing::warn!(%err, "failed to load the sandbox state; starting fresh")
+                }
             }
         }
         let catalogue = Arc::new(apps::Catalogue::new(&config.images));
-        let sim = controllers::SimConfig { speed: config.speed, api_address: addr, ..controllers::SimConfig::default() };
+        let sim = controllers::SimConfig {
+            speed: config.speed,
+            api_address: addr,
+            ..controllers::SimConfig::default()
+        };
         let controllers = controllers::spawn(store.clone(), sim, catalogue.clone());
         let persister = config
             .state
@@ -134,12 +153,31 @@ impl Sandbox {
             catalogue: apps.clone(),
             shutdown: shutdown.clone(),
         });
-        let mut tasks = vec![server::spawn(listener, material.server_config.clone(), state)];
+        let mut tasks = vec![server::spawn(
+            listener,
+            material.server_config.clone(),
+            state,
+        )];
         tasks.push(nodeports::spawn(store.clone(), apps, shutdown.clone()));
         let server_url = format!("https://{}", host_port(addr));
-        let kubeconfig_path = config.kubeconfig.clone().unwrap_or_else(kubeconfig::default_path);
-        kubeconfig::write(&kubeconfig_path, &kubeconfig::render(&server_url, &material.ca_pem, &material.token))?;
-        Ok(Sandbox { addr, kubeconfig_path, store, metrics, shutdown, tasks, controllers, persister })
+        let kubeconfig_path = config
+            .kubeconfig
+            .clone()
+            .unwrap_or_else(kubeconfig::default_path);
+        kubeconfig::write(
+            &kubeconfig_path,
+            &kubeconfig::render(&server_url, &material.ca_pem, &material.token),
+        )?;
+        Ok(Sandbox {
+            addr,
+            kubeconfig_path,
+            store,
+            metrics,
+            shutdown,
+            tasks,
+            controllers,
+            persister,
+        })
     }
 
     /// The kubeconfig written for this sandbox.
@@ -175,7 +213,10 @@ impl Sandbox {
             persister.shutdown().await;
         }
         for task in self.tasks {
-            if tokio::time::timeout(Duration::from_secs(2), task).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(2), task)
+                .await
+                .is_err()
+            {
                 tracing::warn!("a sandbox task did not stop in time");
             }
         }
@@ -207,10 +248,20 @@ impl Apps for CatalogueApps {
         self.0.http_response(container_image(pod, None), pod, path)
     }
     fn logs(&self, pod: &Value, container: &str) -> Vec<String> {
-        self.0.logs(container_image(pod, Some(container)), pod).lines().map(str::to_owned).collect()
+        self.0
+            .logs(container_image(pod, Some(container)), pod)
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
     fn exec(&self, pod: &Value, container: &str, argv: &[String]) -> ExecOutput {
-        let result = self.0.exec(container_image(pod, Some(container)), pod, argv);
-        ExecOutput { stdout: result.stdout, stderr: result.stderr, exit_code: result.exit_code }
+        let result = self
+            .0
+            .exec(container_image(pod, Some(container)), pod, argv);
+        ExecOutput {
+            stdout: result.stdout,
+            stderr: result.stderr,
+            exit_code: result.exit_code,
+        }
     }
 }

@@ -21,7 +21,11 @@ use super::store::{ResKey, Store};
 type Wanted = BTreeMap<u16, (String, String)>;
 
 /// Keeps one listener per allocated node port until the sandbox stops.
-pub fn spawn(store: Arc<Store>, apps: Arc<dyn Apps>, shutdown: CancellationToken) -> JoinHandle<()> {
+pub fn spawn(
+    store: Arc<Store>,
+    apps: Arc<dyn Apps>,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut changes = store.subscribe_changes();
         let mut listeners: BTreeMap<u16, ((String, String), JoinHandle<()>)> = BTreeMap::new();
@@ -40,7 +44,12 @@ pub fn spawn(store: Arc<Store>, apps: Arc<dyn Apps>, shutdown: CancellationToken
                 }
                 match TcpListener::bind(("127.0.0.1", port)).await {
                     Ok(listener) => {
-                        let task = tokio::spawn(serve(listener, store.clone(), apps.clone(), owner.clone()));
+                        let task = tokio::spawn(serve(
+                            listener,
+                            store.clone(),
+                            apps.clone(),
+                            owner.clone(),
+                        ));
                         listeners.insert(port, (owner, task));
                     }
                     Err(err) => tracing::warn!(port, %err, "failed to listen on a node port"),
@@ -61,15 +70,27 @@ pub fn spawn(store: Arc<Store>, apps: Arc<dyn Apps>, shutdown: CancellationToken
 }
 
 fn wanted_ports(store: &Store) -> Wanted {
-    let (services, _) = store.list(&ResKey { group: String::new(), resource: "services".to_owned() }, None);
+    let (services, _) = store.list(
+        &ResKey {
+            group: String::new(),
+            resource: "services".to_owned(),
+        },
+        None,
+    );
     let mut wanted = Wanted::new();
     for svc in services {
         if svc["metadata"]["deletionTimestamp"].is_string() {
             continue;
         }
         let owner = (
-            svc["metadata"]["namespace"].as_str().unwrap_or_default().to_owned(),
-            svc["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+            svc["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            svc["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
         );
         for p in svc["spec"]["ports"].as_array().into_iter().flatten() {
             if let Some(port) = p["nodePort"].as_u64().and_then(|n| u16::try_from(n).ok()) {
@@ -80,7 +101,12 @@ fn wanted_ports(store: &Store) -> Wanted {
     wanted
 }
 
-async fn serve(listener: TcpListener, store: Arc<Store>, apps: Arc<dyn Apps>, owner: (String, String)) {
+async fn serve(
+    listener: TcpListener,
+    store: Arc<Store>,
+    apps: Arc<dyn Apps>,
+    owner: (String, String),
+) {
     let next = Arc::new(AtomicUsize::new(0));
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
@@ -90,19 +116,39 @@ async fn serve(listener: TcpListener, store: Arc<Store>, apps: Arc<dyn Apps>, ow
         let (store, apps, owner, next) = (store.clone(), apps.clone(), owner.clone(), next.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-                let response = answer(&store, apps.as_ref(), &owner, &next, req.uri().path_and_query().map_or("/", |p| p.as_str()));
+                let response = answer(
+                    &store,
+                    apps.as_ref(),
+                    &owner,
+                    &next,
+                    req.uri().path_and_query().map_or("/", |p| p.as_str()),
+                );
                 async move { Ok::<_, Infallible>(response) }
             });
-            let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), service);
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service);
             let _ = tokio::time::timeout(Duration::from_secs(300), conn).await;
         });
     }
 }
 
-fn answer(store: &Store, apps: &dyn Apps, owner: &(String, String), next: &AtomicUsize, path: &str) -> hyper::Response<Body> {
+fn answer(
+    store: &Store,
+    apps: &dyn Apps,
+    owner: &(String, String),
+    next: &AtomicUsize,
+    path: &str,
+) -> hyper::Response<Body> {
     let (ns, name) = owner;
     let ready: Vec<String> = store
-        .get(&ResKey { group: String::new(), resource: "endpoints".to_owned() }, ns, name)
+        .get(
+            &ResKey {
+                group: String::new(),
+                resource: "endpoints".to_owned(),
+            },
+            ns,
+            name,
+        )
         .map(|ep| ready_pod_names(&ep))
         .unwrap_or_default();
     let reply = |code: u16, body: String| {
@@ -113,10 +159,20 @@ fn answer(store: &Store, apps: &dyn Apps, owner: &(String, String), next: &Atomi
             .unwrap_or_else(|_| hyper::Response::new(Body::empty()))
     };
     if ready.is_empty() {
-        return reply(503, format!("no endpoints available for service \"{name}\"\n"));
+        return reply(
+            503,
+            format!("no endpoints available for service \"{name}\"\n"),
+        );
     }
     let pick = next.fetch_add(1, Ordering::Relaxed) % ready.len();
-    let pod = store.get(&ResKey { group: String::new(), resource: "pods".to_owned() }, ns, &ready[pick]);
+    let pod = store.get(
+        &ResKey {
+            group: String::new(),
+            resource: "pods".to_owned(),
+        },
+        ns,
+        &ready[pick],
+    );
     match pod.and_then(|p| apps.http(&p, path)) {
         Some((code, body)) => reply(code, body),
         None => reply(502, "connection refused\n".to_owned()),

@@ -14,7 +14,11 @@ use tokio_rustls::TlsAcceptor;
 use super::api::{self, ApiState};
 
 /// Serves the API on `listener` until `state.shutdown` is cancelled.
-pub fn spawn(listener: TcpListener, tls: Arc<rustls::ServerConfig>, state: Arc<ApiState>) -> JoinHandle<()> {
+pub fn spawn(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    state: Arc<ApiState>,
+) -> JoinHandle<()> {
     let acceptor = TlsAcceptor::from(tls);
     tokio::spawn(async move {
         let shutdown = state.shutdown.clone();
@@ -32,7 +36,9 @@ pub fn spawn(listener: TcpListener, tls: Arc<rustls::ServerConfig>, state: Arc<A
             let acceptor = acceptor.clone();
             let state = state.clone();
             tokio::spawn(async move {
-                let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await else {
+                let Ok(Ok(tls)) =
+                    tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+                else {
                     return;
                 };
                 let shutdown = state.shutdown.clone();

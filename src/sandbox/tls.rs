@@ -45,11 +45,20 @@ pub fn generate() -> Result<TlsMaterial, TlsError> {
     let ca = CertifiedIssuer::self_signed(ca_params, ca_key).map_err(TlsError::Generate)?;
 
     let server_key = KeyPair::generate().map_err(TlsError::Generate)?;
-    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).map_err(TlsError::Generate)?;
-    params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
-    params.subject_alt_names.push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
-    params.subject_alt_names.push(SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()));
-    let cert = params.signed_by(&server_key, &ca).map_err(TlsError::Generate)?;
+    let mut params =
+        CertificateParams::new(vec!["localhost".to_owned()]).map_err(TlsError::Generate)?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "kube-apiserver");
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()));
+    let cert = params
+        .signed_by(&server_key, &ca)
+        .map_err(TlsError::Generate)?;
 
     let chain = vec![CertificateDer::from(cert.der().to_vec())];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));

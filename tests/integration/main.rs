@@ -7,4 +7,6 @@ mod lint;
 mod run_json;
 mod run_pty;
 mod sandbox_controllers;
+mod sandbox_junk;
+mod sandbox_kube;
 mod sandbox_kubectl;

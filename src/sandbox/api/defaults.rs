@@ -42,7 +42,9 @@ pub fn apply(kind: &str, obj: &mut Value) {
 }
 
 fn deployment(obj: &mut Value) {
-    let Some(spec) = obj_mut(obj, "spec") else { return };
+    let Some(spec) = obj_mut(obj, "spec") else {
+        return;
+    };
     default(spec, "replicas", json!(1));
     default(spec, "revisionHistoryLimit", json!(10));
     default(spec, "progressDeadlineSeconds", json!(600));
@@ -63,7 +65,9 @@ fn deployment(obj: &mut Value) {
 }
 
 fn replicaset(obj: &mut Value) {
-    let Some(spec) = obj_mut(obj, "spec") else { return };
+    let Some(spec) = obj_mut(obj, "spec") else {
+        return;
+    };
     default(spec, "replicas", json!(1));
     if let Some(template) = spec.get_mut("template") {
         pod_template(template);
@@ -84,7 +88,10 @@ fn pod(obj: &mut Value) {
         pod_spec(spec);
         if let Some(s) = spec.as_object_mut() {
             default(s, "serviceAccountName", json!("default"));
-            let sa = s.get("serviceAccountName").cloned().unwrap_or(json!("default"));
+            let sa = s
+                .get("serviceAccountName")
+                .cloned()
+                .unwrap_or(json!("default"));
             default(s, "serviceAccount", sa);
             default(s, "priority", json!(0));
             default(s, "preemptionPolicy", json!("PreemptLowerPriority"));
@@ -103,7 +110,9 @@ fn pod(obj: &mut Value) {
 
 /// Pod spec defaults shared by pods and templates.
 pub fn pod_spec(spec: &mut Value) {
-    let Some(s) = spec.as_object_mut() else { return };
+    let Some(s) = spec.as_object_mut() else {
+        return;
+    };
     default(s, "restartPolicy", json!("Always"));
     default(s, "terminationGracePeriodSeconds", json!(30));
     default(s, "dnsPolicy", json!("ClusterFirst"));
@@ -119,7 +128,11 @@ pub fn pod_spec(spec: &mut Value) {
 }
 
 fn container(c: &mut Map<String, Value>) {
-    let image = c.get("image").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let image = c
+        .get("image")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     default(c, "imagePullPolicy", json!(pull_policy(&image)));
     default(c, "terminationMessagePath", json!("/dev/termination-log"));
     default(c, "terminationMessagePolicy", json!("File"));
@@ -144,10 +157,16 @@ pub fn pull_policy(image: &str) -> &'static str {
 }
 
 fn service(obj: &mut Value) {
-    let Some(spec) = obj_mut(obj, "spec") else { return };
+    let Some(spec) = obj_mut(obj, "spec") else {
+        return;
+    };
     default(spec, "type", json!("ClusterIP"));
     default(spec, "sessionAffinity", json!("None"));
-    let ty = spec.get("type").and_then(Value::as_str).unwrap_or("ClusterIP").to_owned();
+    let ty = spec
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP")
+        .to_owned();
     if ty != "ExternalName" {
         default(spec, "ipFamilies", json!(["IPv4"]));
         default(spec, "ipFamilyPolicy", json!("SingleStack"));

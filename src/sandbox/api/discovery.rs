@@ -5,11 +5,15 @@ use serde_json::{Value, json};
 use super::resources::{GROUPS, RESOURCES, ResourceInfo, VERBS, in_group};
 
 /// The Content-Type of an aggregated discovery reply.
-pub const AGGREGATED_CONTENT_TYPE: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+pub const AGGREGATED_CONTENT_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 /// Whether the Accept header asks for aggregated discovery.
 pub fn wants_aggregated(accept: &str) -> bool {
-    accept.split(',').next().is_some_and(|first| first.contains("as=APIGroupDiscoveryList") && first.contains("v=v2"))
+    accept
+        .split(',')
+        .next()
+        .is_some_and(|first| first.contains("as=APIGroupDiscoveryList") && first.contains("v=v2"))
 }
 
 /// `/version`.
@@ -34,10 +38,16 @@ pub fn version() -> Value {
 fn subresource_kind(info: &ResourceInfo, sub: &str) -> (Value, Vec<&'static str>) {
     let same = json!({"group": info.group, "version": info.version, "kind": info.kind});
     match sub {
-        "scale" => (json!({"group": "autoscaling", "version": "v1", "kind": "Scale"}), vec!["get", "patch", "update"]),
+        "scale" => (
+            json!({"group": "autoscaling", "version": "v1", "kind": "Scale"}),
+            vec!["get", "patch", "update"],
+        ),
         "status" => (same, vec!["get", "patch", "update"]),
         "log" => (same, vec!["get"]),
-        "exec" => (json!({"group": "", "version": "v1", "kind": "PodExecOptions"}), vec!["create", "get"]),
+        "exec" => (
+            json!({"group": "", "version": "v1", "kind": "PodExecOptions"}),
+            vec!["create", "get"],
+        ),
         "proxy" => (
             json!({"group": "", "version": "v1", "kind": format!("{}ProxyOptions", info.kind)}),
             vec!["create", "delete", "get", "patch", "update"],
@@ -128,12 +138,16 @@ pub fn api_group(group: &str) -> Option<Value> {
 
 /// Legacy `APIResourceList` for one group/version, when served.
 pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
-    let known = (group.is_empty() && version == "v1") || GROUPS.iter().any(|(g, v)| *g == group && *v == version);
+    let known = (group.is_empty() && version == "v1")
+        || GROUPS.iter().any(|(g, v)| *g == group && *v == version);
     if !known {
         return None;
     }
     let mut resources = Vec::new();
-    for info in RESOURCES.iter().filter(|r| r.group == group && r.version == version) {
+    for info in RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
         let mut r = json!({
             "name": info.resource,
             "singularName": info.singular,
@@ -164,8 +178,14 @@ pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
             resources.push(s);
         }
     }
-    let group_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
+    let group_version = if group.is_empty() {
+        version.to_owned()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}),
+    )
 }
 
 #[cfg(test)]
@@ -196,7 +216,12 @@ mod tests {
     #[test]
     fn legacy_lists_subresources() {
         let list = api_resource_list("apps", "v1").expect("apps/v1");
-        let names: Vec<&str> = list["resources"].as_array().into_iter().flatten().filter_map(|r| r["name"].as_str()).collect();
+        let names: Vec<&str> = list["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["name"].as_str())
+            .collect();
         assert!(names.contains(&"deployments/scale"));
         assert!(api_resource_list("batch", "v1").is_none());
     }

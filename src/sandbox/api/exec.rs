@@ -43,10 +43,13 @@ pub fn upgrade(mut req: Request<Body>, output: ExecOutput) -> ApiResult {
         .iter()
         .find(|p| offered.iter().any(|o| o == *p))
         .ok_or_else(|| ApiError::bad_request("no supported remotecommand subprotocol offered (want v5.channel.k8s.io or v4.channel.k8s.io)"))?;
-    let accept = base64::engine::general_purpose::STANDARD.encode(sha1(format!("{key}{GUID}").as_bytes()));
+    let accept =
+        base64::engine::general_purpose::STANDARD.encode(sha1(format!("{key}{GUID}").as_bytes()));
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else { return };
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
         let mut io = TokioIo::new(upgraded);
         let _ = stream(&mut io, &output).await;
     });
@@ -60,12 +63,17 @@ pub fn upgrade(mut req: Request<Body>, output: ExecOutput) -> ApiResult {
         .map_err(|e| ApiError::internal(e.to_string()))
 }
 
-async fn stream<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(io: &mut S, output: &ExecOutput) -> std::io::Result<()> {
+async fn stream<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    io: &mut S,
+    output: &ExecOutput,
+) -> std::io::Result<()> {
     if !output.stdout.is_empty() {
-        io.write_all(&frame(0x2, &channel(1, output.stdout.as_bytes()))).await?;
+        io.write_all(&frame(0x2, &channel(1, output.stdout.as_bytes())))
+            .await?;
     }
     if !output.stderr.is_empty() {
-        io.write_all(&frame(0x2, &channel(2, output.stderr.as_bytes()))).await?;
+        io.write_all(&frame(0x2, &channel(2, output.stderr.as_bytes())))
+            .await?;
     }
     let status = if output.exit_code == 0 {
         json!({"metadata": {}, "status": "Success"})
@@ -78,7 +86,8 @@ async fn stream<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(io: &mu
             "details": {"causes": [{"reason": "ExitCode", "message": output.exit_code.to_string()}]}
         })
     };
-    io.write_all(&frame(0x2, &channel(3, status.to_string().as_bytes()))).await?;
+    io.write_all(&frame(0x2, &channel(3, status.to_string().as_bytes())))
+        .await?;
     io.write_all(&frame(0x8, &1000u16.to_be_bytes())).await?;
     io.flush().await?;
     // Give the client a moment to answer the close, then hang up.
@@ -122,7 +131,13 @@ fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
 
 /// SHA-1, only for the WebSocket handshake's `Sec-WebSocket-Accept` (not for security).
 fn sha1(data: &[u8]) -> [u8; 20] {
-    let mut h: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
+    let mut h: [u32; 5] = [
+        0x6745_2301,
+        0xEFCD_AB89,
+        0x98BA_DCFE,
+        0x1032_5476,
+        0xC3D2_E1F0,
+    ];
     let mut msg = data.to_vec();
     let bit_len = (data.len() as u64).wrapping_mul(8);
     msg.push(0x80);
@@ -146,7 +161,12 @@ fn sha1(data: &[u8]) -> [u8; 20] {
                 40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
                 _ => (b ^ c ^ d, 0xCA62_C1D6),
             };
-            let t = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*wi);
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*wi);
             e = d;
             d = c;
             c = b.rotate_left(30);
@@ -170,7 +190,8 @@ mod tests {
 
     #[test]
     fn handshake_accept_matches_rfc_6455() {
-        let accept = base64::engine::general_purpose::STANDARD.encode(sha1(format!("dGhlIHNhbXBsZSBub25jZQ=={GUID}").as_bytes()));
+        let accept = base64::engine::general_purpose::STANDARD
+            .encode(sha1(format!("dGhlIHNhbXBsZSBub25jZQ=={GUID}").as_bytes()));
         assert_eq!(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 

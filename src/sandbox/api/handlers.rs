@@ -4,28 +4,47 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::sandbox::store::{DeleteOpts, Propagation, StoreError};
+use crate::sandbox::store::StoreError;
 
+use super::delete::{delete, delete_collection};
+use super::list::list;
 use super::patch::{self, PatchKind};
 use super::query::Query;
 use super::status::ApiError;
 use super::table::{self, IncludeObject};
-use super::{ApiResult, ApiState, RequestLabel, Target, admission, json_response, protobuf, read_body, subresources, watch};
+use super::{
+    ApiResult, ApiState, RequestLabel, Target, admission, json_response, protobuf, read_body,
+    subresources, watch,
+};
 
 /// Routes a resource request to its handler.
-pub async fn dispatch(state: &Arc<ApiState>, req: Request<Body>, target: Target, label: &mut RequestLabel, pretty: bool) -> ApiResult {
+pub async fn dispatch(
+    state: &Arc<ApiState>,
+    req: Request<Body>,
+    target: Target,
+    label: &mut RequestLabel,
+    pretty: bool,
+) -> ApiResult {
     let method = req.method().clone();
     let query = Query::parse(req.uri().query());
     label.resource = match &target.subresource {
         Some(sub) => format!("{}/{sub}", target.info.resource),
         None => target.info.resource.to_owned(),
     };
-    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let verb = |v: &str, label: &mut RequestLabel| label.verb = v.to_owned();
-    match (target.name.is_some(), target.subresource.as_deref(), &method) {
+    match (
+        target.name.is_some(),
+        target.subresource.as_deref(),
+        &method,
+    ) {
         (false, None, &Method::GET) if query.flag("watch") => {
             verb("watch", label);
             watch::serve(state, &target, &query).await
@@ -63,7 +82,16 @@ pub async fn dispatch(state: &Arc<ApiState>, req: Request<Body>, target: Target,
             delete(state, req, &target, &query, pretty).await
         }
         (true, Some("scale"), m) => {
-            verb(if *m == Method::GET { "get" } else if *m == Method::PUT { "update" } else { "patch" }, label);
+            verb(
+                if *m == Method::GET {
+                    "get"
+                } else if *m == Method::PUT {
+                    "update"
+                } else {
+                    "patch"
+                },
+                label,
+            );
             subresources::scale(state, req, &target, &query, pretty).await
         }
         (true, Some("log"), &Method::GET) => {
@@ -88,15 +116,33 @@ pub async fn dispatch(state: &Arc<ApiState>, req: Request<Body>, target: Target,
 /// Maps a store failure to the Status the real server gives.
 pub fn store_error(err: StoreError) -> ApiError {
     match &err {
-        StoreError::NotFound { group, resource, name } => ApiError::not_found(group, resource, name),
-        StoreError::AlreadyExists { group, resource, name } => ApiError::already_exists(group, resource, name),
-        StoreError::Conflict { group, resource, name, .. } => {
+        StoreError::NotFound {
+            group,
+            resource,
+            name,
+        } => ApiError::not_found(group, resource, name),
+        StoreError::AlreadyExists {
+            group,
+            resource,
+            name,
+        } => ApiError::already_exists(group, resource, name),
+        StoreError::Conflict {
+            group,
+            resource,
+            name,
+            ..
+        } => {
             let mut e = ApiError::conflict(group, resource, name);
             e.message = err.to_string();
             e
         }
         StoreError::Expired { .. } => ApiError::expired(err.to_string()),
-        StoreError::Invalid { group, resource, name, .. } => {
+        StoreError::Invalid {
+            group,
+            resource,
+            name,
+            ..
+        } => {
             let mut e = ApiError::new(422, "Invalid", err.to_string());
             e.details = Some(json!({"name": name, "group": group, "kind": resource}));
             e
@@ -113,79 +159,8 @@ pub fn with_type(target: &Target, mut obj: Value) -> Value {
     obj
 }
 
-fn name_of(obj: &Value) -> (&str, &str) {
-    let meta = &obj["metadata"];
-    (meta["namespace"].as_str().unwrap_or_default(), meta["name"].as_str().unwrap_or_default())
-}
-
-/// Objects of the target's collection matching the request's selectors, sorted.
-pub fn select(state: &ApiState, target: &Target, query: &Query) -> Result<(Vec<Value>, u64), ApiError> {
-    let labels = query.label_selector()?;
-    let fields = query.field_selector()?;
-    let (items, rv) = state.store.list(&target.key(), target.namespace.as_deref());
-    let items = items
-        .into_iter()
-        .filter(|o| labels.as_ref().is_none_or(|s| s.matches_json(o.pointer("/metadata/labels"))))
-        .filter(|o| fields.as_ref().is_none_or(|s| s.matches(o)))
-        .filter(|o| target.name.as_deref().is_none_or(|n| name_of(o).1 == n))
-        .map(|o| with_type(target, o))
-        .collect();
-    Ok((items, rv))
-}
-
-fn list(state: &ApiState, target: &Target, query: &Query, accept: &str, pretty: bool) -> ApiResult {
-    let (mut items, mut rv) = select(state, target, query)?;
-    let mut meta = json!({});
-    if let Some(token) = query.get("continue").filter(|t| !t.is_empty()) {
-        let (token_rv, start) = decode_continue(token)?;
-        rv = token_rv;
-        items.retain(|o| {
-            let (ns, name) = name_of(o);
-            (ns, name) > (start.0.as_str(), start.1.as_str())
-        });
-    }
-    if let Some(limit) = query.int("limit")?.filter(|l| *l > 0) {
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        if items.len() > limit {
-            let remaining = items.len() - limit;
-            items.truncate(limit);
-            if let Some(last) = items.last() {
-                let (ns, name) = name_of(last);
-                meta["continue"] = json!(encode_continue(rv, ns, name));
-                meta["remainingItemCount"] = json!(remaining);
-            }
-        }
-    }
-    meta["resourceVersion"] = json!(rv.to_string());
-    if table::wants_table(accept) {
-        let include = IncludeObject::parse(query.get("includeObject"));
-        return Ok(json_response(StatusCode::OK, &table::table(target.info.resource, &items, include, meta), pretty));
-    }
-    let list = json!({
-        "kind": target.info.list_kind(),
-        "apiVersion": target.info.api_version(),
-        "metadata": meta,
-        "items": items,
-    });
-    Ok(json_response(StatusCode::OK, &list, pretty))
-}
-
-fn encode_continue(rv: u64, ns: &str, name: &str) -> String {
-    let raw = json!({"rv": rv, "ns": ns, "name": name}).to_string();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-}
-
-fn decode_continue(token: &str) -> Result<(u64, (String, String)), ApiError> {
-    let bad = || ApiError::bad_request("continue key is not valid: the token is malformed");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-    let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
-    let rv = v["rv"].as_u64().ok_or_else(bad)?;
-    let ns = v["ns"].as_str().ok_or_else(bad)?.to_owned();
-    let name = v["name"].as_str().ok_or_else(bad)?.to_owned();
-    Ok((rv, (ns, name)))
-}
-
-fn current(state: &ApiState, target: &Target) -> Result<Value, ApiError> {
+/// The stored object the request names, 404 when absent.
+pub fn current(state: &ApiState, target: &Target) -> Result<Value, ApiError> {
     let name = target.name.as_deref().unwrap_or_default();
     state
         .store
@@ -199,7 +174,11 @@ fn get(state: &ApiState, target: &Target, query: &Query, accept: &str, pretty: b
     if table::wants_table(accept) {
         let include = IncludeObject::parse(query.get("includeObject"));
         let meta = json!({"resourceVersion": obj["metadata"]["resourceVersion"]});
-        return Ok(json_response(StatusCode::OK, &table::table(target.info.resource, &[obj], include, meta), pretty));
+        return Ok(json_response(
+            StatusCode::OK,
+            &table::table(target.info.resource, &[obj], include, meta),
+            pretty,
+        ));
     }
     Ok(json_response(StatusCode::OK, &obj, pretty))
 }
@@ -216,23 +195,30 @@ fn content_type(req: &Request<Body>) -> String {
 pub fn decode_object(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
     let mime = content_type.split(';').next().unwrap_or_default().trim();
     let value = match mime {
-        "application/json" | "" | "*/*" => serde_json::from_slice::<Value>(body)
-            .map_err(|e| ApiError::bad_request(format!("the server could not decode the request body: {e}")))?,
+        "application/json" | "" | "*/*" => serde_json::from_slice::<Value>(body).map_err(|e| {
+            ApiError::bad_request(format!("the server could not decode the request body: {e}"))
+        })?,
         "application/yaml" => {
-            let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the request body is not UTF-8"))?;
-            serde_yaml::from_str::<Value>(text).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
+            let text = std::str::from_utf8(body)
+                .map_err(|_| ApiError::bad_request("the request body is not UTF-8"))?;
+            serde_yaml::from_str::<Value>(text)
+                .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
         }
         protobuf::CONTENT_TYPE => protobuf::decode(body)?,
         other => {
             return Err(ApiError::new(
                 415,
                 "UnsupportedMediaType",
-                format!("the body of the request was in an unknown format ({other}) - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"),
+                format!(
+                    "the body of the request was in an unknown format ({other}) - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+                ),
             ));
         }
     };
     if !value.is_object() {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     }
     Ok(value)
 }
@@ -240,7 +226,10 @@ pub fn decode_object(content_type: &str, body: &[u8]) -> Result<Value, ApiError>
 /// Checks `apiVersion`/`kind` against the endpoint, filling them when absent.
 fn check_type(target: &Target, obj: &mut Value) -> Result<(), ApiError> {
     let want_version = target.info.api_version();
-    for (field, want) in [("apiVersion", want_version.as_str()), ("kind", target.info.kind)] {
+    for (field, want) in [
+        ("apiVersion", want_version.as_str()),
+        ("kind", target.info.kind),
+    ] {
         match obj.get(field).and_then(Value::as_str) {
             None | Some("") => {
                 obj[field] = json!(want);
@@ -270,7 +259,9 @@ fn place(state: &ApiState, target: &Target, obj: &mut Value) -> Result<(), ApiEr
         return Ok(());
     }
     let Some(ns) = target.namespace.as_deref() else {
-        return Err(ApiError::bad_request("a namespace is required to create or change this object"));
+        return Err(ApiError::bad_request(
+            "a namespace is required to create or change this object",
+        ));
     };
     match obj["metadata"]["namespace"].as_str() {
         None | Some("") => obj["metadata"]["namespace"] = json!(ns),
@@ -281,21 +272,37 @@ fn place(state: &ApiState, target: &Target, obj: &mut Value) -> Result<(), ApiEr
             ));
         }
     }
-    let key = crate::sandbox::store::ResKey { group: String::new(), resource: "namespaces".to_owned() };
+    let key = crate::sandbox::store::ResKey {
+        group: String::new(),
+        resource: "namespaces".to_owned(),
+    };
     if state.store.get(&key, "", ns).is_none() {
         return Err(ApiError::not_found("", "namespaces", ns));
     }
     Ok(())
 }
 
-async fn create(state: &ApiState, req: Request<Body>, target: &Target, query: &Query, pretty: bool) -> ApiResult {
+async fn create(
+    state: &ApiState,
+    req: Request<Body>,
+    target: &Target,
+    query: &Query,
+    pretty: bool,
+) -> ApiResult {
     let ct = content_type(&req);
     let body = read_body(req.into_body()).await?;
     let mut obj = decode_object(&ct, &body)?;
     check_type(target, &mut obj)?;
     place(state, target, &mut obj)?;
     if let Some(m) = obj["metadata"].as_object_mut() {
-        for field in ["uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation", "managedFields"] {
+        for field in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "generation",
+            "managedFields",
+        ] {
             m.remove(field);
         }
     }
@@ -303,8 +310,15 @@ async fn create(state: &ApiState, req: Request<Body>, target: &Target, query: &Q
     if query.dry_run() {
         return Ok(json_response(StatusCode::CREATED, &obj, pretty));
     }
-    let created = state.store.create(&target.key(), obj).map_err(store_error)?;
-    Ok(json_response(StatusCode::CREATED, &with_type(target, created), pretty))
+    let created = state
+        .store
+        .create(&target.key(), obj)
+        .map_err(store_error)?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &with_type(target, created),
+        pretty,
+    ))
 }
 
 /// The object to store when `new` replaces `old` through the main resource or `/status`.
@@ -318,7 +332,10 @@ fn merge_for_write(target: &Target, old: &Value, mut new: Value) -> Value {
         }
         return out;
     }
-    if matches!(target.info.resource, "deployments" | "replicasets" | "pods" | "services" | "namespaces") {
+    if matches!(
+        target.info.resource,
+        "deployments" | "replicasets" | "pods" | "services" | "namespaces"
+    ) {
         match old.get("status") {
             Some(s) => new["status"] = s.clone(),
             None => {
@@ -331,7 +348,13 @@ fn merge_for_write(target: &Target, old: &Value, mut new: Value) -> Value {
     new
 }
 
-async fn update(state: &ApiState, req: Request<Body>, target: &Target, query: &Query, pretty: bool) -> ApiResult {
+async fn update(
+    state: &ApiState,
+    req: Request<Body>,
+    target: &Target,
+    query: &Query,
+    pretty: bool,
+) -> ApiResult {
     let ct = content_type(&req);
     let body = read_body(req.into_body()).await?;
     let mut obj = decode_object(&ct, &body)?;
@@ -353,11 +376,24 @@ async fn update(state: &ApiState, req: Request<Body>, target: &Target, query: &Q
     if query.dry_run() {
         return Ok(json_response(StatusCode::OK, &new, pretty));
     }
-    let stored = state.store.update(&target.key(), new).map_err(store_error)?;
-    Ok(json_response(StatusCode::OK, &with_type(target, stored), pretty))
+    let stored = state
+        .store
+        .update(&target.key(), new)
+        .map_err(store_error)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &with_type(target, stored),
+        pretty,
+    ))
 }
 
-async fn patch(state: &ApiState, req: Request<Body>, target: &Target, query: &Query, pretty: bool) -> ApiResult {
+async fn patch(
+    state: &ApiState,
+    req: Request<Body>,
+    target: &Target,
+    query: &Query,
+    pretty: bool,
+) -> ApiResult {
     let ct = content_type(&req);
     let kind = PatchKind::from_content_type(&ct).ok_or_else(|| {
         ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct})"))
@@ -380,10 +416,16 @@ async fn patch(state: &ApiState, req: Request<Body>, target: &Target, query: &Qu
         }
         check_type(target, &mut patched)?;
         if patched["metadata"]["name"].as_str() != Some(name.as_str()) {
-            return Err(ApiError::bad_request(format!("the name of the object does not match the name on the URL ({name})")));
+            return Err(ApiError::bad_request(format!(
+                "the name of the object does not match the name on the URL ({name})"
+            )));
         }
-        if target.info.namespaced && patched["metadata"]["namespace"].as_str() != target.namespace.as_deref() {
-            return Err(ApiError::bad_request("the namespace of the object does not match the namespace on the request"));
+        if target.info.namespaced
+            && patched["metadata"]["namespace"].as_str() != target.namespace.as_deref()
+        {
+            return Err(ApiError::bad_request(
+                "the namespace of the object does not match the namespace on the request",
+            ));
         }
         let new = merge_for_write(target, &old, patched);
         let new = admission::admit_update(state, target.info, &old, new)?;
@@ -391,110 +433,56 @@ async fn patch(state: &ApiState, req: Request<Body>, target: &Target, query: &Qu
             return Ok(json_response(StatusCode::OK, &new, pretty));
         }
         match state.store.update(&target.key(), new) {
-            Ok(stored) => return Ok(json_response(StatusCode::OK, &with_type(target, stored), pretty)),
+            Ok(stored) => {
+                return Ok(json_response(
+                    StatusCode::OK,
+                    &with_type(target, stored),
+                    pretty,
+                ));
+            }
             Err(StoreError::Conflict { .. }) if !pins_version => continue,
             Err(e) => return Err(store_error(e)),
         }
     }
-    Err(ApiError::conflict(target.info.group, target.info.resource, &name))
+    Err(ApiError::conflict(
+        target.info.group,
+        target.info.resource,
+        &name,
+    ))
 }
 
 /// Server-side apply of an absent object creates it (201).
-fn apply_create(state: &ApiState, target: &Target, query: &Query, mut obj: Value, pretty: bool) -> ApiResult {
+fn apply_create(
+    state: &ApiState,
+    target: &Target,
+    query: &Query,
+    mut obj: Value,
+    pretty: bool,
+) -> ApiResult {
     check_type(target, &mut obj)?;
     let name = target.name.clone().unwrap_or_default();
     match obj["metadata"]["name"].as_str() {
         Some(n) if n == name => {}
-        _ => return Err(ApiError::bad_request(format!("the name of the object does not match the name on the URL ({name})"))),
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object does not match the name on the URL ({name})"
+            )));
+        }
     }
     place(state, target, &mut obj)?;
     let obj = admission::admit_create(state, target.info, obj)?;
     if query.dry_run() {
         return Ok(json_response(StatusCode::CREATED, &obj, pretty));
     }
-    let created = state.store.create(&target.key(), obj).map_err(store_error)?;
-    Ok(json_response(StatusCode::CREATED, &with_type(target, created), pretty))
-}
-
-/// DeleteOptions from the body (when any) and the query.
-fn delete_options(body: &[u8], query: &Query) -> Result<(DeleteOpts, bool), ApiError> {
-    let opts: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        json!({})
-    } else {
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the server could not decode the DeleteOptions: {e}")))?
-    };
-    let propagation = opts["propagationPolicy"].as_str().or(query.get("propagationPolicy"));
-    let propagation = match propagation {
-        None | Some("") | Some("Background") => Propagation::Background,
-        Some("Foreground") => Propagation::Foreground,
-        Some("Orphan") => Propagation::Orphan,
-        Some(other) => {
-            return Err(ApiError::new(422, "Invalid", format!("propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\"")));
-        }
-    };
-    let propagation = if opts["orphanDependents"].as_bool() == Some(true) { Propagation::Orphan } else { propagation };
-    let grace = match opts["gracePeriodSeconds"].as_i64() {
-        Some(g) => Some(g),
-        None => query.int("gracePeriodSeconds")?,
-    };
-    let dry_run = opts["dryRun"].as_array().is_some_and(|d| d.iter().any(|v| v == "All")) || query.dry_run();
-    Ok((
-        DeleteOpts {
-            grace_period_seconds: grace,
-            propagation,
-            precondition_uid: opts.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_owned),
-            precondition_rv: opts.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_owned),
-        },
-        dry_run,
+    let created = state
+        .store
+        .create(&target.key(), obj)
+        .map_err(store_error)?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &with_type(target, created),
+        pretty,
     ))
-}
-
-fn deleted_reply(target: &Target, obj: Value, pretty: bool) -> axum::response::Response {
-    if obj.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
-        return json_response(StatusCode::OK, &with_type(target, obj), pretty);
-    }
-    let mut details = json!({"name": obj["metadata"]["name"], "kind": target.info.resource, "uid": obj["metadata"]["uid"]});
-    if !target.info.group.is_empty() {
-        details["group"] = json!(target.info.group);
-    }
-    let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details});
-    json_response(StatusCode::OK, &status, pretty)
-}
-
-async fn delete(state: &ApiState, req: Request<Body>, target: &Target, query: &Query, pretty: bool) -> ApiResult {
-    let body = read_body(req.into_body()).await?;
-    let (opts, dry_run) = delete_options(&body, query)?;
-    let name = target.name.clone().unwrap_or_default();
-    if dry_run {
-        return Ok(json_response(StatusCode::OK, &current(state, target)?, pretty));
-    }
-    let obj = state.store.delete(&target.key(), target.ns(), &name, &opts).map_err(store_error)?;
-    Ok(deleted_reply(target, obj, pretty))
-}
-
-fn delete_collection(state: &ApiState, target: &Target, query: &Query, pretty: bool) -> ApiResult {
-    let (items, rv) = select(state, target, query)?;
-    let (opts, dry_run) = delete_options(b"", query)?;
-    let mut deleted = Vec::new();
-    for obj in items {
-        let (ns, name) = name_of(&obj);
-        if dry_run {
-            deleted.push(obj.clone());
-            continue;
-        }
-        match state.store.delete(&target.key(), ns, name, &opts) {
-            Ok(o) => deleted.push(with_type(target, o)),
-            Err(StoreError::NotFound { .. }) => {}
-            Err(e) => return Err(store_error(e)),
-        }
-    }
-    let list = json!({
-        "kind": target.info.list_kind(),
-        "apiVersion": target.info.api_version(),
-        "metadata": {"resourceVersion": rv.to_string()},
-        "items": deleted,
-    });
-    Ok(json_response(StatusCode::OK, &list, pretty))
 }
 
 #[cfg(test)]
@@ -502,29 +490,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn continue_tokens_round_trip_and_reject_junk() {
-        let token = encode_continue(42, "default", "web");
-        assert_eq!(decode_continue(&token).expect("token"), (42, ("default".to_owned(), "web".to_owned())));
-        assert!(decode_continue("!!!").is_err());
-        assert!(decode_continue("e30").is_err());
-    }
-
-    #[test]
     fn bodies_by_content_type() {
         assert!(decode_object("application/json", b"{\"a\":1}").is_ok());
-        assert_eq!(decode_object("application/json", b"{").map_err(|e| e.code), Err(400));
-        assert_eq!(decode_object("application/json", b"[1]").map_err(|e| e.code), Err(400));
-        assert_eq!(decode_object("text/csv", b"a,b").map_err(|e| e.code), Err(415));
+        assert_eq!(
+            decode_object("application/json", b"{").map_err(|e| e.code),
+            Err(400)
+        );
+        assert_eq!(
+            decode_object("application/json", b"[1]").map_err(|e| e.code),
+            Err(400)
+        );
+        assert_eq!(
+            decode_object("text/csv", b"a,b").map_err(|e| e.code),
+            Err(415)
+        );
         assert!(decode_object("application/yaml", b"a: 1").is_ok());
-    }
-
-    #[test]
-    fn delete_options_parse() {
-        let (opts, dry) = delete_options(br#"{"propagationPolicy":"Foreground","gracePeriodSeconds":0}"#, &Query::default()).expect("opts");
-        assert_eq!(opts.propagation, Propagation::Foreground);
-        assert_eq!(opts.grace_period_seconds, Some(0));
-        assert!(!dry);
-        assert!(delete_options(b"{", &Query::default()).is_err());
-        assert!(delete_options(br#"{"propagationPolicy":"Sideways"}"#, &Query::default()).is_err());
     }
 }

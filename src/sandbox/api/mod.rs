@@ -1,10 +1,13 @@
 //! The HTTP API: routing, authentication, bodies and responses. Handlers live in submodules.
 
 pub mod admission;
+pub mod columns;
 pub mod defaults;
+pub mod delete;
 pub mod discovery;
 pub mod exec;
 pub mod handlers;
+pub mod list;
 pub mod openapi;
 pub mod patch;
 pub mod printers;
@@ -117,15 +120,19 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Body>) -> Response<Body> 
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ua| ua.starts_with("curl/"));
-    let mut label = RequestLabel::default();
+    let mut label = RequestLabel {
+        verb: req.method().as_str().to_lowercase(),
+        resource: String::new(),
+    };
     let response = if !authorized(&state.token, req.headers()) {
-        label.verb = req.method().as_str().to_lowercase();
         Err(ApiError::unauthorized())
     } else {
         route(&state, req, &mut label, pretty).await
     };
     let response = response.unwrap_or_else(|err| error_response(&err, pretty));
-    state.metrics.record(&label.verb, &label.resource, response.status().as_u16());
+    state
+        .metrics
+        .record(&label.verb, &label.resource, response.status().as_u16());
     response
 }
 
@@ -175,27 +182,55 @@ fn text_response(code: StatusCode, text: &'static str) -> Response<Body> {
 }
 
 /// Reads a request body, 413 over [`MAX_BODY`].
-pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    let limited = http_body_util::Limited::new(body, MAX_BODY);
-    match limited.collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(ApiError::new(
+pub async fn read_body(mut body: Body) -> Result<Bytes, ApiError> {
+    // Past the limit the rest is read and dropped (up to a bound), so the client sees the 413
+    // instead of a connection reset mid-upload.
+    const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ApiError::bad_request("failed to read the request body"))?;
+        if let Ok(data) = frame.into_data() {
+            seen = seen.saturating_add(data.len());
+            if seen <= MAX_BODY {
+                buf.extend_from_slice(&data);
+            } else if seen > DRAIN_LIMIT {
+                break;
+            }
+        }
+    }
+    if seen > MAX_BODY {
+        return Err(ApiError::new(
             413,
             "RequestEntityTooLarge",
             "the request body is too large: limit is 3145728 bytes",
-        )),
-        Err(_) => Err(ApiError::bad_request("failed to read the request body")),
+        ));
     }
+    Ok(buf.freeze())
 }
 
-async fn route(state: &Arc<ApiState>, req: Request<Body>, label: &mut RequestLabel, pretty: bool) -> ApiResult {
+async fn route(
+    state: &Arc<ApiState>,
+    req: Request<Body>,
+    label: &mut RequestLabel,
+    pretty: bool,
+) -> ApiResult {
     let path = req.uri().path().to_owned();
-    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let method = req.method().clone();
     let trimmed = path.trim_end_matches('/');
     let get_only = |label: &mut RequestLabel| -> Result<(), ApiError> {
         label.verb = "get".to_owned();
-        if method == Method::GET || method == Method::HEAD { Ok(()) } else { Err(ApiError::method_not_allowed()) }
+        if method == Method::GET || method == Method::HEAD {
+            Ok(())
+        } else {
+            Err(ApiError::method_not_allowed())
+        }
     };
     match trimmed {
         "/version" => {
@@ -223,7 +258,11 @@ async fn route(state: &Arc<ApiState>, req: Request<Body>, label: &mut RequestLab
                     .body(Body::from(body))
                     .unwrap_or_else(|_| Response::new(Body::empty())));
             }
-            let doc = if core { discovery::api_versions(&state.server_address) } else { discovery::api_group_list() };
+            let doc = if core {
+                discovery::api_versions(&state.server_address)
+            } else {
+                discovery::api_group_list()
+            };
             return Ok(json_response(StatusCode::OK, &doc, pretty));
         }
         "/openapi/v3" => {
@@ -243,8 +282,14 @@ async fn route(state: &Arc<ApiState>, req: Request<Body>, label: &mut RequestLab
     };
     if segments.iter().all(|s| s.is_empty()) {
         get_only(label)?;
-        let doc = if version.is_empty() { discovery::api_group(&group) } else { discovery::api_resource_list(&group, &version) };
-        return doc.map(|d| json_response(StatusCode::OK, &d, pretty)).ok_or_else(ApiError::no_route);
+        let doc = if version.is_empty() {
+            discovery::api_group(&group)
+        } else {
+            discovery::api_resource_list(&group, &version)
+        };
+        return doc
+            .map(|d| json_response(StatusCode::OK, &d, pretty))
+            .ok_or_else(ApiError::no_route);
     }
     let target = resolve(&group, &version, &segments)?;
     handlers::dispatch(state, req, target, label, pretty).await
@@ -255,12 +300,18 @@ async fn route(state: &Arc<ApiState>, req: Request<Body>, label: &mut RequestLab
 fn split_api_path(path: &str) -> Option<(String, String, Vec<String>)> {
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     match segments.as_slice() {
-        ["api", "v1", rest @ ..] => Some((String::new(), "v1".to_owned(), rest.iter().map(|s| (*s).to_owned()).collect())),
+        ["api", "v1", rest @ ..] => Some((
+            String::new(),
+            "v1".to_owned(),
+            rest.iter().map(|s| (*s).to_owned()).collect(),
+        )),
         ["apis", group] => Some(((*group).to_owned(), String::new(), Vec::new())),
         ["apis", group, ""] => Some(((*group).to_owned(), String::new(), Vec::new())),
-        ["apis", group, version, rest @ ..] => {
-            Some(((*group).to_owned(), (*version).to_owned(), rest.iter().map(|s| (*s).to_owned()).collect()))
-        }
+        ["apis", group, version, rest @ ..] => Some((
+            (*group).to_owned(),
+            (*version).to_owned(),
+            rest.iter().map(|s| (*s).to_owned()).collect(),
+        )),
         _ => None,
     }
 }
@@ -280,29 +331,37 @@ fn resolve(group: &str, version: &str, segments: &[String]) -> Result<Target, Ap
     };
     let resource = segs.first().copied().unwrap_or_default();
     let info = resources::find(group, version, resource).ok_or_else(ApiError::no_route)?;
-    let mut name = segs.get(1).filter(|s| !s.is_empty()).map(|s| (*s).to_owned());
-    let subresource = segs.get(2).filter(|s| !s.is_empty()).map(|s| (*s).to_owned());
-    let rest = if segs.len() > 3 { format!("/{}", segs[3..].join("/")) } else if segs.len() == 3 && subresource.is_none() { String::new() } else { String::new() };
+    // A trailing slash (`/pods/NAME/`, as the seed curls it) leaves an empty segment.
+    let name = segs
+        .get(1)
+        .filter(|s| !s.is_empty())
+        .map(|s| (*s).to_owned());
+    let subresource = segs
+        .get(2)
+        .filter(|s| !s.is_empty())
+        .map(|s| (*s).to_owned());
+    let rest = if segs.len() > 3 {
+        format!("/{}", segs[3..].join("/"))
+    } else {
+        String::new()
+    };
     if segs.len() > 3 && subresource.as_deref() != Some("proxy") {
         return Err(ApiError::no_route());
     }
-    if let Some(sub) = &subresource {
-        if !info.has_subresource(sub) {
-            return Err(ApiError::no_route());
-        }
+    if subresource
+        .as_deref()
+        .is_some_and(|sub| !info.has_subresource(sub))
+        || name.as_deref().is_some_and(|n| n.contains(".."))
+    {
+        return Err(ApiError::no_route());
     }
-    if segs.len() == 3 && subresource.is_none() && segs[2].is_empty() {
-        // `/pods/NAME/` - the object, as the seed curls it through kubectl proxy.
-    }
-    if let Some(n) = &name {
-        if n.contains("..") {
-            return Err(ApiError::no_route());
-        }
-    }
-    if name.as_deref() == Some("") {
-        name = None;
-    }
-    Ok(Target { info, namespace, name, subresource, rest })
+    Ok(Target {
+        info,
+        namespace,
+        name,
+        subresource,
+        rest,
+    })
 }
 
 #[cfg(test)]
@@ -317,11 +376,25 @@ mod tests {
     #[test]
     fn resolves_paths() {
         let t = target("/apis/apps/v1/namespaces/default/deployments/web/scale").expect("scale");
-        assert_eq!((t.info.resource, t.ns(), t.name.as_deref(), t.subresource.as_deref()), ("deployments", "default", Some("web"), Some("scale")));
+        assert_eq!(
+            (
+                t.info.resource,
+                t.ns(),
+                t.name.as_deref(),
+                t.subresource.as_deref()
+            ),
+            ("deployments", "default", Some("web"), Some("scale"))
+        );
         let t = target("/api/v1/namespaces/default/pods/p/").expect("trailing slash");
-        assert_eq!((t.name.as_deref(), t.subresource.as_deref()), (Some("p"), None));
+        assert_eq!(
+            (t.name.as_deref(), t.subresource.as_deref()),
+            (Some("p"), None)
+        );
         let t = target("/api/v1/namespaces/kube-system").expect("namespace object");
-        assert_eq!((t.info.resource, t.name.as_deref()), ("namespaces", Some("kube-system")));
+        assert_eq!(
+            (t.info.resource, t.name.as_deref()),
+            ("namespaces", Some("kube-system"))
+        );
         let t = target("/api/v1/pods").expect("all pods");
         assert!(t.namespace.is_none());
         let t = target("/api/v1/namespaces/default/services/web:80/proxy/a/b/").expect("proxy");

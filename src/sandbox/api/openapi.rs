@@ -19,7 +19,10 @@ fn group_paths() -> Vec<(String, &'static str, &'static str)> {
 pub fn index() -> Value {
     let mut paths = Map::new();
     for (path, _, _) in group_paths() {
-        paths.insert(path.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={HASH}")}));
+        paths.insert(
+            path.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={HASH}")}),
+        );
     }
     json!({"paths": paths})
 }
@@ -34,10 +37,20 @@ pub fn group_document(path: &str) -> Option<Value> {
         {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
         {"name": "force", "in": "query", "schema": {"type": "boolean", "uniqueItems": true}}
     ]);
-    for info in RESOURCES.iter().filter(|r| r.group == group && r.version == version) {
-        let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+    for info in RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
+        let prefix = if group.is_empty() {
+            format!("/api/{version}")
+        } else {
+            format!("/apis/{group}/{version}")
+        };
         let url = if info.namespaced {
-            format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", info.resource)
+            format!(
+                "{prefix}/namespaces/{{namespace}}/{}/{{name}}",
+                info.resource
+            )
         } else {
             format!("{prefix}/{}/{{name}}", info.resource)
         };
@@ -70,7 +83,11 @@ mod tests {
     #[test]
     fn index_points_at_group_documents() {
         let idx = index();
-        assert!(idx["paths"]["apis/apps/v1"]["serverRelativeURL"].as_str().is_some_and(|u| u.starts_with("/openapi/v3/apis/apps/v1?hash=")));
+        assert!(
+            idx["paths"]["apis/apps/v1"]["serverRelativeURL"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("/openapi/v3/apis/apps/v1?hash="))
+        );
         let doc = group_document("apis/apps/v1").expect("apps doc");
         let op = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(op["x-kubernetes-group-version-kind"]["kind"], "Deployment");

@@ -24,7 +24,9 @@ impl PatchKind {
             "application/json-patch+json" => Some(PatchKind::Json),
             "application/merge-patch+json" => Some(PatchKind::Merge),
             "application/strategic-merge-patch+json" => Some(PatchKind::Strategic),
-            "application/apply-patch+yaml" | "application/apply-patch+cbor" => Some(PatchKind::Apply),
+            "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
+                Some(PatchKind::Apply)
+            }
             _ => None,
         }
     }
@@ -33,26 +35,39 @@ impl PatchKind {
 /// Parses a patch body (JSON, or YAML for apply).
 pub fn parse_body(kind: PatchKind, body: &[u8]) -> Result<Value, ApiError> {
     if kind == PatchKind::Apply {
-        let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("error decoding YAML: invalid UTF-8"))?;
+        let text = std::str::from_utf8(body)
+            .map_err(|_| ApiError::bad_request("error decoding YAML: invalid UTF-8"))?;
         return serde_yaml::from_str::<Value>(text)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
 }
 
 /// Applies `patch` of `kind` to `target`, returning the patched object.
 pub fn apply_patch(kind: PatchKind, target: &Value, patch: &Value) -> Result<Value, ApiError> {
     match kind {
         PatchKind::Json => {
-            let ops: json_patch::Patch = serde_json::from_value(patch.clone())
-                .map_err(|e| ApiError::bad_request(format!("the server rejected our request due to an error in our request: {e}")))?;
+            let ops: json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the server rejected our request due to an error in our request: {e}"
+                ))
+            })?;
             let mut doc = target.clone();
-            json_patch::patch(&mut doc, &ops).map_err(|e| ApiError::new(422, "Invalid", format!("the server rejected our request due to an error in our request: {e}")))?;
+            json_patch::patch(&mut doc, &ops).map_err(|e| {
+                ApiError::new(
+                    422,
+                    "Invalid",
+                    format!("the server rejected our request due to an error in our request: {e}"),
+                )
+            })?;
             Ok(doc)
         }
         PatchKind::Merge => {
             if !patch.is_object() {
-                return Err(ApiError::bad_request("json: cannot unmarshal patch into an object"));
+                return Err(ApiError::bad_request(
+                    "json: cannot unmarshal patch into an object",
+                ));
             }
             let mut doc = target.clone();
             json_patch::merge(&mut doc, patch);
@@ -60,7 +75,9 @@ pub fn apply_patch(kind: PatchKind, target: &Value, patch: &Value) -> Result<Val
         }
         PatchKind::Strategic | PatchKind::Apply => {
             let Some(p) = patch.as_object() else {
-                return Err(ApiError::bad_request("json: cannot unmarshal patch into an object"));
+                return Err(ApiError::bad_request(
+                    "json: cannot unmarshal patch into an object",
+                ));
             };
             let mut doc = target.clone();
             if let Some(obj) = doc.as_object_mut() {
@@ -74,7 +91,12 @@ pub fn apply_patch(kind: PatchKind, target: &Value, patch: &Value) -> Result<Val
 /// The merge key of a list field, when it merges by key instead of being replaced.
 fn merge_key(field: &str, sample: Option<&Value>) -> Option<&'static str> {
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => "name",
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets" => "name",
         "volumeMounts" => "mountPath",
         "conditions" | "addresses" => "type",
         "ownerReferences" => "uid",
@@ -101,7 +123,9 @@ fn merge_map(target: &mut Map<String, Value>, patch: &Map<String, Value>, apply:
     }
     for (key, value) in patch {
         if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/") {
-            if let (Some(Value::Array(list)), Some(remove)) = (target.get_mut(field), value.as_array()) {
+            if let (Some(Value::Array(list)), Some(remove)) =
+                (target.get_mut(field), value.as_array())
+            {
                 list.retain(|item| !remove.contains(item));
             }
             continue;
@@ -139,10 +163,6 @@ fn merge_map(target: &mut Map<String, Value>, patch: &Map<String, Value>, apply:
             }
         }
     }
-    if let Some(order) = patch.iter().find_map(|(k, v)| Some((k.strip_prefix("$setElementOrder/")?, v))) {
-        let (field, order) = order;
-        reorder(target, field, order);
-    }
     if let Some(retain) = patch.get("$retainKeys").and_then(Value::as_array) {
         let keep: Vec<&str> = retain.iter().filter_map(Value::as_str).collect();
         target.retain(|k, _| keep.contains(&k.as_str()));
@@ -156,7 +176,9 @@ fn merge_map(target: &mut Map<String, Value>, patch: &Map<String, Value>, apply:
 }
 
 fn reorder(target: &mut Map<String, Value>, field: &str, order: &Value) {
-    let (Some(Value::Array(list)), Some(order)) = (target.get_mut(field), order.as_array()) else { return };
+    let (Some(Value::Array(list)), Some(order)) = (target.get_mut(field), order.as_array()) else {
+        return;
+    };
     let key = merge_key(field, list.first().or(order.first()));
     let position = |item: &Value| -> usize {
         order
@@ -171,14 +193,20 @@ fn reorder(target: &mut Map<String, Value>, field: &str, order: &Value) {
 }
 
 fn merge_list(field: &str, target: Option<&Value>, patch: &[Value], apply: bool) -> Value {
-    let replace = patch.iter().any(|p| p.get("$patch").and_then(Value::as_str) == Some("replace"));
+    let replace = patch
+        .iter()
+        .any(|p| p.get("$patch").and_then(Value::as_str) == Some("replace"));
     let key = merge_key(field, patch.first());
     let current = target.and_then(Value::as_array);
     let (Some(key), Some(current), false) = (key, current, replace) else {
         return Value::Array(
             patch
                 .iter()
-                .filter(|p| p.get("$patch").is_none() || !replace || p.as_object().is_some_and(|m| m.len() > 1))
+                .filter(|p| {
+                    p.get("$patch").is_none()
+                        || !replace
+                        || p.as_object().is_some_and(|m| m.len() > 1)
+                })
                 .map(strip_directives)
                 .collect(),
         );
@@ -194,7 +222,10 @@ fn merge_list(field: &str, target: Option<&Value>, patch: &[Value], apply: bool)
             }
             continue;
         }
-        match existing.and_then(|i| out.get_mut(i)).and_then(Value::as_object_mut) {
+        match existing
+            .and_then(|i| out.get_mut(i))
+            .and_then(Value::as_object_mut)
+        {
             Some(tm) => merge_map(tm, pm, apply),
             None => {
                 let mut fresh = Map::new();
@@ -210,7 +241,10 @@ fn merge_list(field: &str, target: Option<&Value>, patch: &[Value], apply: bool)
 fn strip_directives(value: &Value) -> Value {
     match value {
         Value::Object(m) => Value::Object(
-            m.iter().filter(|(k, _)| !k.starts_with('$')).map(|(k, v)| (k.clone(), strip_directives(v))).collect(),
+            m.iter()
+                .filter(|(k, _)| !k.starts_with('$'))
+                .map(|(k, v)| (k.clone(), strip_directives(v)))
+                .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(strip_directives).collect()),
         other => other.clone(),
@@ -235,7 +269,11 @@ mod tests {
         assert_eq!(containers[0]["image"], "v2");
         assert_eq!(containers[0]["imagePullPolicy"], "IfNotPresent");
         assert_eq!(containers[1]["image"], "s1");
-        assert!(out["spec"]["template"]["spec"].get("$setElementOrder/containers").is_none());
+        assert!(
+            out["spec"]["template"]["spec"]
+                .get("$setElementOrder/containers")
+                .is_none()
+        );
     }
 
     #[test]
@@ -245,18 +283,36 @@ mod tests {
         let out = apply_patch(PatchKind::Strategic, &target, &patch).expect("patched");
         assert_eq!(out["metadata"]["labels"], json!({"b": "2"}));
         assert_eq!(out["spec"]["ports"], json!([{"port": 80}]));
-        let replaced = apply_patch(PatchKind::Strategic, &target, &json!({"metadata": {"labels": {"$patch": "replace", "c": "3"}}})).expect("patched");
+        let replaced = apply_patch(
+            PatchKind::Strategic,
+            &target,
+            &json!({"metadata": {"labels": {"$patch": "replace", "c": "3"}}}),
+        )
+        .expect("patched");
         assert_eq!(replaced["metadata"]["labels"], json!({"c": "3"}));
     }
 
     #[test]
     fn json_and_merge_patches() {
         let target = json!({"spec": {"replicas": 1}});
-        let out = apply_patch(PatchKind::Json, &target, &json!([{"op": "replace", "path": "/spec/replicas", "value": 3}])).expect("json patch");
+        let out = apply_patch(
+            PatchKind::Json,
+            &target,
+            &json!([{"op": "replace", "path": "/spec/replicas", "value": 3}]),
+        )
+        .expect("json patch");
         assert_eq!(out["spec"]["replicas"], 3);
-        let out = apply_patch(PatchKind::Merge, &target, &json!({"spec": {"replicas": 4}})).expect("merge");
+        let out = apply_patch(PatchKind::Merge, &target, &json!({"spec": {"replicas": 4}}))
+            .expect("merge");
         assert_eq!(out["spec"]["replicas"], 4);
         assert!(apply_patch(PatchKind::Json, &target, &json!({"op": 1})).is_err());
-        assert!(apply_patch(PatchKind::Json, &target, &json!([{"op": "remove", "path": "/nope"}])).is_err());
+        assert!(
+            apply_patch(
+                PatchKind::Json,
+                &target,
+                &json!([{"op": "remove", "path": "/nope"}])
+            )
+            .is_err()
+        );
     }
 }

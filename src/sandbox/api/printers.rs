@@ -2,98 +2,17 @@
 
 use serde_json::{Value, json};
 
-use super::table::{Column, age};
-
-const NAME: Column = ("Name", "string", 0, "Name must be unique within a namespace.");
-const AGE: Column = ("Age", "string", 0, "CreationTimestamp is a timestamp representing the server time when this object was created.");
-
-/// The column definitions for a resource.
-pub fn columns(resource: &str) -> Vec<Column> {
-    match resource {
-        "pods" => vec![
-            NAME,
-            ("Ready", "string", 0, "The aggregate readiness state of this pod for accepting traffic."),
-            ("Status", "string", 0, "The aggregate status of the containers in this pod."),
-            ("Restarts", "string", 0, "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted."),
-            AGE,
-            ("IP", "string", 1, "IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated."),
-            ("Node", "string", 1, "NodeName is a request to schedule this pod onto a specific node."),
-            ("Nominated Node", "string", 1, "nominatedNodeName is set when this pod preempts other pods on the node."),
-            ("Readiness Gates", "string", 1, "If specified, all readiness gates will be evaluated for pod readiness."),
-        ],
-        "deployments" => vec![
-            NAME,
-            ("Ready", "string", 0, "Number of the pod with ready state"),
-            ("Up-to-date", "integer", 0, "Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
-            ("Available", "integer", 0, "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
-            AGE,
-            ("Containers", "string", 1, "Names of each container in the template."),
-            ("Images", "string", 1, "Images referenced by each container in the template."),
-            ("Selector", "string", 1, "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment."),
-        ],
-        "replicasets" => vec![
-            NAME,
-            ("Desired", "integer", 0, "Replicas is the number of desired replicas."),
-            ("Current", "integer", 0, "Replicas is the most recently observed number of replicas."),
-            ("Ready", "integer", 0, "The number of ready replicas for this replica set."),
-            AGE,
-            ("Containers", "string", 1, "Names of each container in the template."),
-            ("Images", "string", 1, "Images referenced by each container in the template."),
-            ("Selector", "string", 1, "Selector is a label query over pods that should match the replica count."),
-        ],
-        "services" => vec![
-            NAME,
-            ("Type", "string", 0, "type determines how the Service is exposed."),
-            ("Cluster-IP", "string", 0, "clusterIP is the IP address of the service and is usually assigned randomly."),
-            ("External-IP", "string", 0, "externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service."),
-            ("Port(s)", "string", 0, "The list of ports that are exposed by this service."),
-            AGE,
-            ("Selector", "string", 1, "Route service traffic to pods with label keys and values matching this selector."),
-        ],
-        "endpoints" => vec![NAME, ("Endpoints", "string", 0, "Endpoints of the service."), AGE],
-        "endpointslices" => vec![
-            NAME,
-            ("AddressType", "string", 0, "addressType specifies the type of address carried by this EndpointSlice."),
-            ("Ports", "string", 0, "ports specifies the list of network ports exposed by each endpoint in this slice."),
-            ("Endpoints", "string", 0, "endpoints is a list of unique endpoints in this slice."),
-            AGE,
-        ],
-        "namespaces" => vec![NAME, ("Status", "string", 0, "The status of the namespace"), AGE],
-        "nodes" => vec![
-            NAME,
-            ("Status", "string", 0, "The status of the node"),
-            ("Roles", "string", 0, "The roles of the node"),
-            AGE,
-            ("Version", "string", 0, "Kubelet Version reported by the node."),
-            ("Internal-IP", "string", 1, "List of addresses reachable to the node. Queried from cloud provider, if available."),
-            ("External-IP", "string", 1, "List of addresses reachable to the node. Queried from cloud provider, if available."),
-            ("OS-Image", "string", 1, "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy))."),
-            ("Kernel-Version", "string", 1, "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)."),
-            ("Container-Runtime", "string", 1, "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2)."),
-        ],
-        "events" => vec![
-            ("Last Seen", "string", 0, "Time when last event occurred"),
-            ("Type", "string", 0, "Type of this event (Normal, Warning), new types could be added in the future."),
-            ("Reason", "string", 0, "This should be a short, machine understandable string that gives the reason for the transition into the object's current status."),
-            ("Object", "string", 0, "The object this Event is about."),
-            ("Subobject", "string", 1, "The field path of the part of the object this event is about."),
-            ("Source", "string", 1, "The component reporting this event."),
-            ("Message", "string", 0, "A human-readable description of the status of this operation."),
-            ("First Seen", "string", 1, "The time at which the event was first recorded."),
-            ("Count", "string", 1, "The number of times this event has occurred."),
-            ("Name", "string", 1, "Name must be unique within a namespace."),
-        ],
-        "configmaps" => vec![NAME, ("Data", "string", 0, "Number of data entries."), AGE],
-        _ => vec![NAME, AGE],
-    }
-}
+use super::table::age;
 
 fn s<'a>(obj: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(obj, |v, k| v.get(*k))
 }
 
 fn text(obj: &Value, path: &[&str]) -> String {
-    s(obj, path).and_then(Value::as_str).unwrap_or_default().to_owned()
+    s(obj, path)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn int(obj: &Value, path: &[&str]) -> i64 {
@@ -105,12 +24,17 @@ fn none_if_empty(v: String) -> String {
 }
 
 fn items<'a>(obj: &'a Value, path: &[&str]) -> &'a [Value] {
-    s(obj, path).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+    s(obj, path)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
 }
 
 /// `metav1.LabelSelectorAsSelector(..).String()` for matchLabels and simple expressions.
 pub fn selector_string(selector: Option<&Value>) -> String {
-    let Some(selector) = selector else { return "<none>".to_owned() };
+    let Some(selector) = selector else {
+        return "<none>".to_owned();
+    };
     let mut parts: Vec<(String, String)> = Vec::new();
     if let Some(labels) = selector.get("matchLabels").and_then(Value::as_object) {
         for (k, v) in labels {
@@ -119,8 +43,15 @@ pub fn selector_string(selector: Option<&Value>) -> String {
     }
     for expr in items(selector, &["matchExpressions"]) {
         let key = text(expr, &["key"]);
-        let values: Vec<&str> = items(expr, &["values"]).iter().filter_map(Value::as_str).collect();
-        let rendered = match expr.get("operator").and_then(Value::as_str).unwrap_or_default() {
+        let values: Vec<&str> = items(expr, &["values"])
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let rendered = match expr
+            .get("operator")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+        {
             "In" => format!("{key} in ({})", values.join(",")),
             "NotIn" => format!("{key} notin ({})", values.join(",")),
             "Exists" => key.clone(),
@@ -130,23 +61,43 @@ pub fn selector_string(selector: Option<&Value>) -> String {
         parts.push((key, rendered));
     }
     parts.sort();
-    none_if_empty(parts.into_iter().map(|(_, r)| r).collect::<Vec<_>>().join(","))
+    none_if_empty(
+        parts
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect::<Vec<_>>()
+            .join(","),
+    )
 }
 
 /// `labels.FormatLabels` of a plain map (services' selectors).
 fn format_labels(map: Option<&Value>) -> String {
     let mut parts: Vec<String> = map
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect()
+        })
         .unwrap_or_default();
     parts.sort();
     none_if_empty(parts.join(","))
 }
 
 fn containers_and_images(template_spec: Option<&Value>) -> (String, String) {
-    let containers = template_spec.and_then(|s| s.get("containers")).and_then(Value::as_array);
-    let names: Vec<&str> = containers.into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
-    let images: Vec<&str> = containers.into_iter().flatten().filter_map(|c| c["image"].as_str()).collect();
+    let containers = template_spec
+        .and_then(|s| s.get("containers"))
+        .and_then(Value::as_array);
+    let names: Vec<&str> = containers
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    let images: Vec<&str> = containers
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["image"].as_str())
+        .collect();
     (names.join(","), images.join(","))
 }
 
@@ -180,12 +131,24 @@ pub fn pod_status(pod: &Value) -> String {
         let ready = items(pod, &["status", "conditions"])
             .iter()
             .any(|c| c["type"] == "Ready" && c["status"] == "True");
-        reason = if ready { "Running".to_owned() } else { "NotReady".to_owned() };
+        reason = if ready {
+            "Running".to_owned()
+        } else {
+            "NotReady".to_owned()
+        };
     }
     if s(pod, &["metadata", "deletionTimestamp"]).is_some_and(|v| !v.is_null()) {
-        reason = if status_is(pod, "NodeLost") { "Unknown".to_owned() } else { "Terminating".to_owned() };
+        reason = if status_is(pod, "NodeLost") {
+            "Unknown".to_owned()
+        } else {
+            "Terminating".to_owned()
+        };
     }
-    if reason.is_empty() { "Pending".to_owned() } else { reason }
+    if reason.is_empty() {
+        "Pending".to_owned()
+    } else {
+        reason
+    }
 }
 
 fn status_is(pod: &Value, reason: &str) -> bool {
@@ -208,15 +171,27 @@ fn service_ports(svc: &Value) -> String {
 }
 
 fn service_external_ip(svc: &Value) -> String {
-    let external: Vec<&str> = items(svc, &["spec", "externalIPs"]).iter().filter_map(Value::as_str).collect();
+    let external: Vec<&str> = items(svc, &["spec", "externalIPs"])
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     match text(svc, &["spec", "type"]).as_str() {
         "LoadBalancer" => {
             let ingress: Vec<String> = items(svc, &["status", "loadBalancer", "ingress"])
                 .iter()
-                .filter_map(|i| i.get("ip").or_else(|| i.get("hostname")).and_then(Value::as_str).map(str::to_owned))
+                .filter_map(|i| {
+                    i.get("ip")
+                        .or_else(|| i.get("hostname"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
                 .chain(external.iter().map(|s| (*s).to_owned()))
                 .collect();
-            if ingress.is_empty() { "<pending>".to_owned() } else { ingress.join(",") }
+            if ingress.is_empty() {
+                "<pending>".to_owned()
+            } else {
+                ingress.join(",")
+            }
         }
         "ExternalName" => text(svc, &["spec", "externalName"]),
         _ => none_if_empty(external.join(",")),
@@ -251,7 +226,9 @@ fn limited(all: Vec<String>) -> String {
 }
 
 fn node_row(node: &Value, now: jiff::Timestamp) -> Vec<Value> {
-    let ready = items(node, &["status", "conditions"]).iter().find(|c| c["type"] == "Ready");
+    let ready = items(node, &["status", "conditions"])
+        .iter()
+        .find(|c| c["type"] == "Ready");
     let mut status = match ready.and_then(|c| c["status"].as_str()) {
         Some("True") => "Ready".to_owned(),
         Some(_) => "NotReady".to_owned(),
@@ -262,7 +239,14 @@ fn node_row(node: &Value, now: jiff::Timestamp) -> Vec<Value> {
     }
     let mut roles: Vec<String> = node["metadata"]["labels"]
         .as_object()
-        .map(|m| m.keys().filter_map(|k| k.strip_prefix("node-role.kubernetes.io/").map(str::to_owned)).collect())
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| {
+                    k.strip_prefix("node-role.kubernetes.io/")
+                        .map(str::to_owned)
+                })
+                .collect()
+        })
         .unwrap_or_default();
     roles.sort();
     let address = |ty: &str| {
@@ -288,11 +272,17 @@ fn node_row(node: &Value, now: jiff::Timestamp) -> Vec<Value> {
 }
 
 fn event_row(ev: &Value, now: jiff::Timestamp) -> Vec<Value> {
-    let first = s(ev, &["firstTimestamp"]).filter(|v| !v.is_null()).or_else(|| s(ev, &["eventTime"]));
+    let first = s(ev, &["firstTimestamp"])
+        .filter(|v| !v.is_null())
+        .or_else(|| s(ev, &["eventTime"]));
     let last = s(ev, &["lastTimestamp"]).filter(|v| !v.is_null()).or(first);
     let count = int(ev, &["count"]);
     let last_seen = age(last, now);
-    let interval = if count > 1 { format!("{last_seen} (x{count} over {})", age(first, now)) } else { last_seen };
+    let interval = if count > 1 {
+        format!("{last_seen} (x{count} over {})", age(first, now))
+    } else {
+        last_seen
+    };
     let object = format!(
         "{}/{}",
         text(ev, &["involvedObject", "kind"]).to_lowercase(),
@@ -325,7 +315,10 @@ pub fn cells(resource: &str, obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
         "pods" => {
             let total = items(obj, &["spec", "containers"]).len();
             let statuses = items(obj, &["status", "containerStatuses"]);
-            let ready = statuses.iter().filter(|c| c["ready"].as_bool() == Some(true)).count();
+            let ready = statuses
+                .iter()
+                .filter(|c| c["ready"].as_bool() == Some(true))
+                .count();
             let restarts: i64 = statuses.iter().map(|c| int(c, &["restartCount"])).sum();
             let gates = items(obj, &["spec", "readinessGates"]).len();
             vec![
@@ -337,14 +330,22 @@ pub fn cells(resource: &str, obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
                 json!(none_if_empty(text(obj, &["status", "podIP"]))),
                 json!(none_if_empty(text(obj, &["spec", "nodeName"]))),
                 json!(none_if_empty(text(obj, &["status", "nominatedNodeName"]))),
-                json!(if gates == 0 { "<none>".to_owned() } else { format!("0/{gates}") }),
+                json!(if gates == 0 {
+                    "<none>".to_owned()
+                } else {
+                    format!("0/{gates}")
+                }),
             ]
         }
         "deployments" => {
             let (containers, images) = containers_and_images(s(obj, &["spec", "template", "spec"]));
             vec![
                 name,
-                json!(format!("{}/{}", int(obj, &["status", "readyReplicas"]), int(obj, &["spec", "replicas"]))),
+                json!(format!(
+                    "{}/{}",
+                    int(obj, &["status", "readyReplicas"]),
+                    int(obj, &["spec", "replicas"])
+                )),
                 json!(int(obj, &["status", "updatedReplicas"])),
                 json!(int(obj, &["status", "availableReplicas"])),
                 json!(created),
@@ -377,21 +378,49 @@ pub fn cells(resource: &str, obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
         ],
         "endpoints" => vec![name, json!(endpoints_summary(obj)), json!(created)],
         "endpointslices" => {
-            let ports: Vec<String> = items(obj, &["ports"]).iter().map(|p| int(p, &["port"]).to_string()).collect();
+            let ports: Vec<String> = items(obj, &["ports"])
+                .iter()
+                .map(|p| int(p, &["port"]).to_string())
+                .collect();
             let addrs: Vec<String> = items(obj, &["endpoints"])
                 .iter()
-                .flat_map(|e| items(e, &["addresses"]).iter().filter_map(Value::as_str).map(str::to_owned))
+                .flat_map(|e| {
+                    items(e, &["addresses"])
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                })
                 .collect();
-            let ports = if ports.is_empty() { "<unset>".to_owned() } else { ports.join(",") };
-            let addrs = if addrs.is_empty() { "<unset>".to_owned() } else { limited(addrs) };
-            vec![name, json!(text(obj, &["addressType"])), json!(ports), json!(addrs), json!(created)]
+            let ports = if ports.is_empty() {
+                "<unset>".to_owned()
+            } else {
+                ports.join(",")
+            };
+            let addrs = if addrs.is_empty() {
+                "<unset>".to_owned()
+            } else {
+                limited(addrs)
+            };
+            vec![
+                name,
+                json!(text(obj, &["addressType"])),
+                json!(ports),
+                json!(addrs),
+                json!(created),
+            ]
         }
         "namespaces" => vec![name, json!(text(obj, &["status", "phase"])), json!(created)],
         "nodes" => node_row(obj, now),
         "events" => event_row(obj, now),
         "configmaps" => {
-            let count = obj.get("data").and_then(Value::as_object).map_or(0, |m| m.len())
-                + obj.get("binaryData").and_then(Value::as_object).map_or(0, |m| m.len());
+            let count = obj
+                .get("data")
+                .and_then(Value::as_object)
+                .map_or(0, |m| m.len())
+                + obj
+                    .get("binaryData")
+                    .and_then(Value::as_object)
+                    .map_or(0, |m| m.len());
             vec![name, json!(count), json!(created)]
         }
         _ => vec![name, json!(created)],
@@ -427,6 +456,9 @@ mod tests {
     fn selectors_render_sorted() {
         let sel = json!({"matchLabels": {"b": "2", "a": "1"}, "matchExpressions": [{"key": "c", "operator": "In", "values": ["x", "y"]}]});
         assert_eq!(selector_string(Some(&sel)), "a=1,b=2,c in (x,y)");
-        assert_eq!(limited((0..5).map(|i| i.to_string()).collect()), "0,1,2 + 2 more...");
+        assert_eq!(
+            limited((0..5).map(|i| i.to_string()).collect()),
+            "0,1,2 + 2 more..."
+        );
     }
 }

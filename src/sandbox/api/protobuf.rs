@@ -34,67 +34,175 @@ enum F {
 
 type Field = (u32, &'static str, F);
 
-const TIME_FIELDS: &[Field] = &[];
-const OWNER_REF: &[Field] = &[(5, "apiVersion", F::Str), (1, "kind", F::Str), (3, "name", F::Str), (4, "uid", F::Str), (6, "controller", F::Bool(true)), (7, "blockOwnerDeletion", F::Bool(true))];
-const OBJECT_META: &[Field] = &[
-    (1, "name", F::Str), (2, "generateName", F::Str), (3, "namespace", F::Str), (5, "uid", F::Str),
-    (6, "resourceVersion", F::Str), (7, "generation", F::Int(false)), (8, "creationTimestamp", F::Time),
-    (9, "deletionTimestamp", F::Time), (11, "labels", F::StrMap), (12, "annotations", F::StrMap),
-    (13, "ownerReferences", F::MsgList(OWNER_REF)), (14, "finalizers", F::StrList),
+const OWNER_REF: &[Field] = &[
+    (5, "apiVersion", F::Str),
+    (1, "kind", F::Str),
+    (3, "name", F::Str),
+    (4, "uid", F::Str),
+    (6, "controller", F::Bool(true)),
+    (7, "blockOwnerDeletion", F::Bool(true)),
 ];
-const REQUIREMENT: &[Field] = &[(1, "key", F::Str), (2, "operator", F::Str), (3, "values", F::StrList)];
-const LABEL_SELECTOR: &[Field] = &[(1, "matchLabels", F::StrMap), (2, "matchExpressions", F::MsgList(REQUIREMENT))];
-const CONTAINER_PORT: &[Field] = &[(1, "name", F::Str), (2, "hostPort", F::Int(false)), (3, "containerPort", F::Int(false)), (4, "protocol", F::Str), (5, "hostIP", F::Str)];
+const OBJECT_META: &[Field] = &[
+    (1, "name", F::Str),
+    (2, "generateName", F::Str),
+    (3, "namespace", F::Str),
+    (5, "uid", F::Str),
+    (6, "resourceVersion", F::Str),
+    (7, "generation", F::Int(false)),
+    (8, "creationTimestamp", F::Time),
+    (9, "deletionTimestamp", F::Time),
+    (11, "labels", F::StrMap),
+    (12, "annotations", F::StrMap),
+    (13, "ownerReferences", F::MsgList(OWNER_REF)),
+    (14, "finalizers", F::StrList),
+];
+const REQUIREMENT: &[Field] = &[
+    (1, "key", F::Str),
+    (2, "operator", F::Str),
+    (3, "values", F::StrList),
+];
+const LABEL_SELECTOR: &[Field] = &[
+    (1, "matchLabels", F::StrMap),
+    (2, "matchExpressions", F::MsgList(REQUIREMENT)),
+];
+const CONTAINER_PORT: &[Field] = &[
+    (1, "name", F::Str),
+    (2, "hostPort", F::Int(false)),
+    (3, "containerPort", F::Int(false)),
+    (4, "protocol", F::Str),
+    (5, "hostIP", F::Str),
+];
 const FIELD_REF: &[Field] = &[(1, "apiVersion", F::Str), (2, "fieldPath", F::Str)];
 const LOCAL_REF: &[Field] = &[(1, "name", F::Str)];
-const KEY_REF: &[Field] = &[(1, "localObjectReference", F::Msg(LOCAL_REF)), (2, "key", F::Str), (3, "optional", F::Bool(true))];
-const ENV_SOURCE: &[Field] = &[(1, "fieldRef", F::Msg(FIELD_REF)), (3, "configMapKeyRef", F::Msg(KEY_REF)), (4, "secretKeyRef", F::Msg(KEY_REF))];
-const ENV_VAR: &[Field] = &[(1, "name", F::Str), (2, "value", F::Str), (3, "valueFrom", F::Msg(ENV_SOURCE))];
+const KEY_REF: &[Field] = &[
+    (1, "localObjectReference", F::Msg(LOCAL_REF)),
+    (2, "key", F::Str),
+    (3, "optional", F::Bool(true)),
+];
+const ENV_SOURCE: &[Field] = &[
+    (1, "fieldRef", F::Msg(FIELD_REF)),
+    (3, "configMapKeyRef", F::Msg(KEY_REF)),
+    (4, "secretKeyRef", F::Msg(KEY_REF)),
+];
+const ENV_VAR: &[Field] = &[
+    (1, "name", F::Str),
+    (2, "value", F::Str),
+    (3, "valueFrom", F::Msg(ENV_SOURCE)),
+];
 const RESOURCES: &[Field] = &[(1, "limits", F::QtyMap), (2, "requests", F::QtyMap)];
-const VOLUME_MOUNT: &[Field] = &[(1, "name", F::Str), (2, "readOnly", F::Bool(false)), (3, "mountPath", F::Str), (4, "subPath", F::Str)];
+const VOLUME_MOUNT: &[Field] = &[
+    (1, "name", F::Str),
+    (2, "readOnly", F::Bool(false)),
+    (3, "mountPath", F::Str),
+    (4, "subPath", F::Str),
+];
 const CONTAINER: &[Field] = &[
-    (1, "name", F::Str), (2, "image", F::Str), (3, "command", F::StrList), (4, "args", F::StrList),
-    (5, "workingDir", F::Str), (6, "ports", F::MsgList(CONTAINER_PORT)), (7, "env", F::MsgList(ENV_VAR)),
-    (8, "resources", F::Msg(RESOURCES)), (9, "volumeMounts", F::MsgList(VOLUME_MOUNT)),
-    (13, "terminationMessagePath", F::Str), (20, "terminationMessagePolicy", F::Str),
-    (14, "imagePullPolicy", F::Str), (16, "stdin", F::Bool(false)), (17, "stdinOnce", F::Bool(false)), (18, "tty", F::Bool(false)),
+    (1, "name", F::Str),
+    (2, "image", F::Str),
+    (3, "command", F::StrList),
+    (4, "args", F::StrList),
+    (5, "workingDir", F::Str),
+    (6, "ports", F::MsgList(CONTAINER_PORT)),
+    (7, "env", F::MsgList(ENV_VAR)),
+    (8, "resources", F::Msg(RESOURCES)),
+    (9, "volumeMounts", F::MsgList(VOLUME_MOUNT)),
+    (13, "terminationMessagePath", F::Str),
+    (20, "terminationMessagePolicy", F::Str),
+    (14, "imagePullPolicy", F::Str),
+    (16, "stdin", F::Bool(false)),
+    (17, "stdinOnce", F::Bool(false)),
+    (18, "tty", F::Bool(false)),
 ];
 const POD_SPEC: &[Field] = &[
-    (20, "initContainers", F::MsgList(CONTAINER)), (2, "containers", F::MsgList(CONTAINER)),
-    (3, "restartPolicy", F::Str), (4, "terminationGracePeriodSeconds", F::Int(true)), (5, "activeDeadlineSeconds", F::Int(true)),
-    (6, "dnsPolicy", F::Str), (7, "nodeSelector", F::StrMap), (8, "serviceAccountName", F::Str), (9, "serviceAccount", F::Str),
-    (21, "automountServiceAccountToken", F::Bool(true)), (10, "nodeName", F::Str), (11, "hostNetwork", F::Bool(false)),
-    (15, "imagePullSecrets", F::MsgList(LOCAL_REF)), (16, "hostname", F::Str), (17, "subdomain", F::Str),
-    (19, "schedulerName", F::Str), (24, "priorityClassName", F::Str), (30, "enableServiceLinks", F::Bool(true)),
+    (20, "initContainers", F::MsgList(CONTAINER)),
+    (2, "containers", F::MsgList(CONTAINER)),
+    (3, "restartPolicy", F::Str),
+    (4, "terminationGracePeriodSeconds", F::Int(true)),
+    (5, "activeDeadlineSeconds", F::Int(true)),
+    (6, "dnsPolicy", F::Str),
+    (7, "nodeSelector", F::StrMap),
+    (8, "serviceAccountName", F::Str),
+    (9, "serviceAccount", F::Str),
+    (21, "automountServiceAccountToken", F::Bool(true)),
+    (10, "nodeName", F::Str),
+    (11, "hostNetwork", F::Bool(false)),
+    (15, "imagePullSecrets", F::MsgList(LOCAL_REF)),
+    (16, "hostname", F::Str),
+    (17, "subdomain", F::Str),
+    (19, "schedulerName", F::Str),
+    (24, "priorityClassName", F::Str),
+    (30, "enableServiceLinks", F::Bool(true)),
 ];
-const POD_TEMPLATE: &[Field] = &[(1, "metadata", F::Msg(OBJECT_META)), (2, "spec", F::Msg(POD_SPEC))];
-const ROLLING_UPDATE: &[Field] = &[(1, "maxUnavailable", F::IntOrStr), (2, "maxSurge", F::IntOrStr)];
-const STRATEGY: &[Field] = &[(1, "type", F::Str), (2, "rollingUpdate", F::Msg(ROLLING_UPDATE))];
+const POD_TEMPLATE: &[Field] = &[
+    (1, "metadata", F::Msg(OBJECT_META)),
+    (2, "spec", F::Msg(POD_SPEC)),
+];
+const ROLLING_UPDATE: &[Field] = &[
+    (1, "maxUnavailable", F::IntOrStr),
+    (2, "maxSurge", F::IntOrStr),
+];
+const STRATEGY: &[Field] = &[
+    (1, "type", F::Str),
+    (2, "rollingUpdate", F::Msg(ROLLING_UPDATE)),
+];
 const DEPLOYMENT_SPEC: &[Field] = &[
-    (1, "replicas", F::Int(true)), (2, "selector", F::Msg(LABEL_SELECTOR)), (3, "template", F::Msg(POD_TEMPLATE)),
-    (4, "strategy", F::Msg(STRATEGY)), (5, "minReadySeconds", F::Int(false)), (6, "revisionHistoryLimit", F::Int(true)),
-    (7, "paused", F::Bool(false)), (9, "progressDeadlineSeconds", F::Int(true)),
+    (1, "replicas", F::Int(true)),
+    (2, "selector", F::Msg(LABEL_SELECTOR)),
+    (3, "template", F::Msg(POD_TEMPLATE)),
+    (4, "strategy", F::Msg(STRATEGY)),
+    (5, "minReadySeconds", F::Int(false)),
+    (6, "revisionHistoryLimit", F::Int(true)),
+    (7, "paused", F::Bool(false)),
+    (9, "progressDeadlineSeconds", F::Int(true)),
 ];
-const REPLICASET_SPEC: &[Field] = &[(1, "replicas", F::Int(true)), (4, "minReadySeconds", F::Int(false)), (2, "selector", F::Msg(LABEL_SELECTOR)), (3, "template", F::Msg(POD_TEMPLATE))];
-const SERVICE_PORT: &[Field] = &[(1, "name", F::Str), (2, "protocol", F::Str), (6, "appProtocol", F::Str), (3, "port", F::Int(false)), (4, "targetPort", F::IntOrStr), (5, "nodePort", F::Int(false))];
+const REPLICASET_SPEC: &[Field] = &[
+    (1, "replicas", F::Int(true)),
+    (4, "minReadySeconds", F::Int(false)),
+    (2, "selector", F::Msg(LABEL_SELECTOR)),
+    (3, "template", F::Msg(POD_TEMPLATE)),
+];
+const SERVICE_PORT: &[Field] = &[
+    (1, "name", F::Str),
+    (2, "protocol", F::Str),
+    (6, "appProtocol", F::Str),
+    (3, "port", F::Int(false)),
+    (4, "targetPort", F::IntOrStr),
+    (5, "nodePort", F::Int(false)),
+];
 const SERVICE_SPEC: &[Field] = &[
-    (1, "ports", F::MsgList(SERVICE_PORT)), (2, "selector", F::StrMap), (3, "clusterIP", F::Str), (18, "clusterIPs", F::StrList),
-    (4, "type", F::Str), (5, "externalIPs", F::StrList), (7, "sessionAffinity", F::Str), (10, "externalName", F::Str),
-    (11, "externalTrafficPolicy", F::Str), (19, "ipFamilies", F::StrList), (17, "ipFamilyPolicy", F::Str),
+    (1, "ports", F::MsgList(SERVICE_PORT)),
+    (2, "selector", F::StrMap),
+    (3, "clusterIP", F::Str),
+    (18, "clusterIPs", F::StrList),
+    (4, "type", F::Str),
+    (5, "externalIPs", F::StrList),
+    (7, "sessionAffinity", F::Str),
+    (10, "externalName", F::Str),
+    (11, "externalTrafficPolicy", F::Str),
+    (19, "ipFamilies", F::StrList),
+    (17, "ipFamilyPolicy", F::Str),
     (22, "internalTrafficPolicy", F::Str),
 ];
 const NAMESPACE_SPEC: &[Field] = &[(1, "finalizers", F::StrList)];
 
 fn top_level(kind: &str) -> Option<&'static [Field]> {
     const fn obj(spec: &'static [Field]) -> [Field; 2] {
-        [(1, "metadata", F::Msg(OBJECT_META)), (2, "spec", F::Msg(spec))]
+        [
+            (1, "metadata", F::Msg(OBJECT_META)),
+            (2, "spec", F::Msg(spec)),
+        ]
     }
     const DEPLOYMENT: [Field; 2] = obj(DEPLOYMENT_SPEC);
     const REPLICASET: [Field; 2] = obj(REPLICASET_SPEC);
     const SERVICE: [Field; 2] = obj(SERVICE_SPEC);
     const POD: [Field; 2] = obj(POD_SPEC);
     const NAMESPACE: [Field; 2] = obj(NAMESPACE_SPEC);
-    const CONFIGMAP: &[Field] = &[(1, "metadata", F::Msg(OBJECT_META)), (4, "immutable", F::Bool(true)), (2, "data", F::StrMap), (3, "binaryData", F::BytesMap)];
+    const CONFIGMAP: &[Field] = &[
+        (1, "metadata", F::Msg(OBJECT_META)),
+        (4, "immutable", F::Bool(true)),
+        (2, "data", F::StrMap),
+        (3, "binaryData", F::BytesMap),
+    ];
     Some(match kind {
         "Deployment" => &DEPLOYMENT,
         "ReplicaSet" => &REPLICASET,
@@ -146,7 +254,11 @@ impl<'a> Reader<'a> {
             1 => self.skip(8)?,
             2 => {
                 let len = usize::try_from(self.varint()?).map_err(|_| malformed())?;
-                let end = self.pos.checked_add(len).filter(|e| *e <= self.buf.len()).ok_or_else(malformed)?;
+                let end = self
+                    .pos
+                    .checked_add(len)
+                    .filter(|e| *e <= self.buf.len())
+                    .ok_or_else(malformed)?;
                 let bytes = &self.buf[self.pos..end];
                 self.pos = end;
                 Wire::Bytes(bytes)
@@ -158,14 +270,19 @@ impl<'a> Reader<'a> {
     }
 
     fn skip(&mut self, n: usize) -> Result<Wire<'a>, ApiError> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len()).ok_or_else(malformed)?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.buf.len())
+            .ok_or_else(malformed)?;
         self.pos = end;
         Ok(Wire::Fixed)
     }
 }
 
 fn text(bytes: &[u8]) -> Result<String, ApiError> {
-    String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("failed to decode the protobuf body: invalid UTF-8"))
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| ApiError::bad_request("failed to decode the protobuf body: invalid UTF-8"))
 }
 
 /// Decodes a message's raw fields into a map of (number -> values in order).
@@ -191,13 +308,19 @@ fn map_entry(bytes: &[u8]) -> Result<(String, Option<&[u8]>), ApiError> {
     Ok((key, value))
 }
 
-fn decode_message(buf: &[u8], schema: &[Field], depth: usize) -> Result<Map<String, Value>, ApiError> {
+fn decode_message(
+    buf: &[u8],
+    schema: &[Field],
+    depth: usize,
+) -> Result<Map<String, Value>, ApiError> {
     if depth > 32 {
         return Err(malformed());
     }
     let mut out = Map::new();
     for (number, wire) in fields(buf)? {
-        let Some((_, name, kind)) = schema.iter().find(|(n, _, _)| *n == number) else { continue };
+        let Some((_, name, kind)) = schema.iter().find(|(n, _, _)| *n == number) else {
+            continue;
+        };
         let name = (*name).to_owned();
         match (*kind, wire) {
             (F::Str, Wire::Bytes(b)) => {
@@ -222,7 +345,11 @@ fn decode_message(buf: &[u8], schema: &[Field], depth: usize) -> Result<Map<Stri
                 out.insert(name, Value::Object(decode_message(b, inner, depth + 1)?));
             }
             (F::StrList, Wire::Bytes(b)) => push(&mut out, name, json!(text(b)?)),
-            (F::MsgList(inner), Wire::Bytes(b)) => push(&mut out, name, Value::Object(decode_message(b, inner, depth + 1)?)),
+            (F::MsgList(inner), Wire::Bytes(b)) => push(
+                &mut out,
+                name,
+                Value::Object(decode_message(b, inner, depth + 1)?),
+            ),
             (F::StrMap, Wire::Bytes(b)) => {
                 let (k, v) = map_entry(b)?;
                 let v = v.map(text).transpose()?.unwrap_or_default();
@@ -237,12 +364,18 @@ fn decode_message(buf: &[u8], schema: &[Field], depth: usize) -> Result<Map<Stri
                     }),
                     None => None,
                 };
-                insert_entry(&mut out, name, k, json!(quantity.transpose()?.unwrap_or_default()));
+                insert_entry(
+                    &mut out,
+                    name,
+                    k,
+                    json!(quantity.transpose()?.unwrap_or_default()),
+                );
             }
             (F::BytesMap, Wire::Bytes(b)) => {
                 use base64::Engine;
                 let (k, v) = map_entry(b)?;
-                let encoded = base64::engine::general_purpose::STANDARD.encode(v.unwrap_or_default());
+                let encoded =
+                    base64::engine::general_purpose::STANDARD.encode(v.unwrap_or_default());
                 insert_entry(&mut out, name, k, json!(encoded));
             }
             (F::Time, Wire::Bytes(b)) => {
@@ -252,10 +385,10 @@ fn decode_message(buf: &[u8], schema: &[Field], depth: usize) -> Result<Map<Stri
                         seconds = v as i64;
                     }
                 }
-                if seconds != 0 {
-                    if let Ok(ts) = jiff::Timestamp::from_second(seconds) {
-                        out.insert(name, json!(ts.to_string()));
-                    }
+                if seconds != 0
+                    && let Ok(ts) = jiff::Timestamp::from_second(seconds)
+                {
+                    out.insert(name, json!(ts.to_string()));
                 }
             }
             (F::IntOrStr, Wire::Bytes(b)) => {
@@ -295,9 +428,9 @@ fn insert_entry(out: &mut Map<String, Value>, name: String, key: String, value: 
 
 /// Decodes a protobuf body into a JSON object with `apiVersion` and `kind`.
 pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
-    let rest = body
-        .strip_prefix(MAGIC)
-        .ok_or_else(|| ApiError::bad_request("failed to decode the protobuf body: missing the k8s magic prefix"))?;
+    let rest = body.strip_prefix(MAGIC).ok_or_else(|| {
+        ApiError::bad_request("failed to decode the protobuf body: missing the k8s magic prefix")
+    })?;
     let mut api_version = String::new();
     let mut kind = String::new();
     let mut raw: &[u8] = &[];
@@ -317,7 +450,11 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
         }
     }
     let schema = top_level(&kind).ok_or_else(|| {
-        ApiError::new(415, "UnsupportedMediaType", format!("the sandbox cannot decode protobuf bodies of kind {kind:?}; send JSON"))
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!("the sandbox cannot decode protobuf bodies of kind {kind:?}; send JSON"),
+        )
     })?;
     let mut object = Map::new();
     object.insert("apiVersion".to_owned(), json!(api_version));
@@ -325,7 +462,6 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
     for (k, v) in decode_message(raw, schema, 0)? {
         object.insert(k, v);
     }
-    let _ = TIME_FIELDS;
     Ok(Value::Object(object))
 }
 
@@ -354,20 +490,30 @@ mod tests {
 
     #[test]
     fn decodes_a_deployment_like_kubectl_create_sends() {
-        let labels: std::collections::BTreeMap<String, String> = [("app".to_owned(), "web".to_owned())].into();
+        let labels: std::collections::BTreeMap<String, String> =
+            [("app".to_owned(), "web".to_owned())].into();
         let deploy = apps::Deployment {
             metadata: Some(meta::ObjectMeta {
                 name: Some("web".to_owned()),
                 labels: labels.clone(),
                 namespace: Some(String::new()),
-                creation_timestamp: Some(meta::Time { seconds: Some(0), nanos: Some(0) }),
+                creation_timestamp: Some(meta::Time {
+                    seconds: Some(0),
+                    nanos: Some(0),
+                }),
                 ..Default::default()
             }),
             spec: Some(apps::DeploymentSpec {
                 replicas: Some(1),
-                selector: Some(meta::LabelSelector { match_labels: labels.clone(), ..Default::default() }),
+                selector: Some(meta::LabelSelector {
+                    match_labels: labels.clone(),
+                    ..Default::default()
+                }),
                 template: Some(core::PodTemplateSpec {
-                    metadata: Some(meta::ObjectMeta { labels, ..Default::default() }),
+                    metadata: Some(meta::ObjectMeta {
+                        labels,
+                        ..Default::default()
+                    }),
                     spec: Some(core::PodSpec {
                         containers: vec![core::Container {
                             name: Some("app".to_owned()),
@@ -394,8 +540,15 @@ mod tests {
         assert_eq!(json["spec"]["replicas"], 1);
         assert!(json["spec"].get("minReadySeconds").is_none());
         assert_eq!(json["spec"]["selector"]["matchLabels"]["app"], "web");
-        assert_eq!(json["spec"]["template"]["spec"]["containers"][0]["image"], "nginx");
-        assert!(json["spec"]["template"]["spec"]["containers"][0].get("workingDir").is_none());
+        assert_eq!(
+            json["spec"]["template"]["spec"]["containers"][0]["image"],
+            "nginx"
+        );
+        assert!(
+            json["spec"]["template"]["spec"]["containers"][0]
+                .get("workingDir")
+                .is_none()
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ pub fn percent_decode(input: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -68,10 +70,9 @@ impl Query {
     pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
         match self.get(key).filter(|v| !v.is_empty()) {
             None => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| ApiError::bad_request(format!("invalid value for {key}: {v:?} is not an integer"))),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                ApiError::bad_request(format!("invalid value for {key}: {v:?} is not an integer"))
+            }),
         }
     }
 
@@ -84,9 +85,9 @@ impl Query {
     pub fn label_selector(&self) -> Result<Option<LabelSelector>, ApiError> {
         match self.get("labelSelector").filter(|s| !s.is_empty()) {
             None => Ok(None),
-            Some(s) => LabelSelector::parse(s)
-                .map(Some)
-                .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {}", e.0))),
+            Some(s) => LabelSelector::parse(s).map(Some).map_err(|e| {
+                ApiError::bad_request(format!("unable to parse requirement: {}", e.0))
+            }),
         }
     }
 
@@ -107,7 +108,9 @@ mod tests {
 
     #[test]
     fn parses_and_decodes() {
-        let q = Query::parse(Some("labelSelector=app%3Dweb%2Cversion+in+(v1)&watch=1&command=env&command=-i"));
+        let q = Query::parse(Some(
+            "labelSelector=app%3Dweb%2Cversion+in+(v1)&watch=1&command=env&command=-i",
+        ));
         assert_eq!(q.get("labelSelector"), Some("app=web,version in (v1)"));
         assert!(q.flag("watch"));
         assert_eq!(q.commands, vec!["env", "-i"]);

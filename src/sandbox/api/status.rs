@@ -19,19 +19,32 @@ pub struct ApiError {
 impl ApiError {
     /// A bare error with a code, reason and message.
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: None }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
 
     /// `resource.group "name" not found`.
     pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
-        ApiError::new(404, "NotFound", format!("{} \"{name}\" not found", qualified(group, resource)))
-            .with_details(group, resource, name)
+        ApiError::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", qualified(group, resource)),
+        )
+        .with_details(group, resource, name)
     }
 
     /// `resource.group "name" already exists`.
     pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
-        ApiError::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", qualified(group, resource)))
-            .with_details(group, resource, name)
+        ApiError::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", qualified(group, resource)),
+        )
+        .with_details(group, resource, name)
     }
 
     /// The optimistic-concurrency conflict message of the real server.
@@ -53,12 +66,25 @@ impl ApiError {
     }
 
     /// A 422 Invalid with field causes `(field, type, message)`.
-    pub fn invalid(kind: &str, group: &str, name: &str, causes: &[(String, &'static str, String)]) -> Self {
+    pub fn invalid(
+        kind: &str,
+        group: &str,
+        name: &str,
+        causes: &[(String, &'static str, String)],
+    ) -> Self {
         let summary: Vec<String> = causes.iter().map(|(f, _, m)| format!("{f}: {m}")).collect();
         let message = if summary.len() == 1 {
-            format!("{kind}.{} \"{name}\" is invalid: {}", group_or_core(group), summary[0])
+            format!(
+                "{kind}.{} \"{name}\" is invalid: {}",
+                group_or_core(group),
+                summary[0]
+            )
         } else {
-            format!("{kind}.{} \"{name}\" is invalid: [{}]", group_or_core(group), summary.join(", "))
+            format!(
+                "{kind}.{} \"{name}\" is invalid: [{}]",
+                group_or_core(group),
+                summary.join(", ")
+            )
         };
         let message = message.replace(".core \"", " \"");
         let causes: Vec<Value> = causes
@@ -75,12 +101,20 @@ impl ApiError {
 
     /// 405 for a verb the resource does not support.
     pub fn method_not_allowed() -> Self {
-        ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
     }
 
     /// 404 for a path the server does not serve.
     pub fn no_route() -> Self {
-        ApiError::new(404, "NotFound", "the server could not find the requested resource")
+        ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     /// 401 without a valid bearer token.
@@ -95,7 +129,11 @@ impl ApiError {
 
     /// 500 for the server's own failures.
     pub fn internal(message: impl Into<String>) -> Self {
-        ApiError::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
+        ApiError::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {}", message.into()),
+        )
     }
 
     fn with_details(mut self, group: &str, resource: &str, name: &str) -> Self {
@@ -131,7 +169,11 @@ impl ApiError {
 }
 
 fn qualified(group: &str, resource: &str) -> String {
-    if group.is_empty() { resource.to_owned() } else { format!("{resource}.{group}") }
+    if group.is_empty() {
+        resource.to_owned()
+    } else {
+        format!("{resource}.{group}")
+    }
 }
 
 fn group_or_core(group: &str) -> &str {
@@ -149,7 +191,10 @@ mod tests {
         assert_eq!(status["message"], "deployments.apps \"x\" not found");
         assert_eq!(status["details"]["group"], "apps");
         assert_eq!(status["code"], 404);
-        assert_eq!(ApiError::not_found("", "pods", "p").message, "pods \"p\" not found");
+        assert_eq!(
+            ApiError::not_found("", "pods", "p").message,
+            "pods \"p\" not found"
+        );
     }
 
     #[test]
@@ -158,10 +203,26 @@ mod tests {
             "Deployment",
             "apps",
             "d",
-            &[("spec.template.spec.containers".to_owned(), "FieldValueRequired", "Required value".to_owned())],
+            &[(
+                "spec.template.spec.containers".to_owned(),
+                "FieldValueRequired",
+                "Required value".to_owned(),
+            )],
         );
-        assert_eq!(err.message, "Deployment.apps \"d\" is invalid: spec.template.spec.containers: Required value");
-        let pod = ApiError::invalid("Pod", "", "p", &[("metadata.name".to_owned(), "FieldValueInvalid", "bad".to_owned())]);
+        assert_eq!(
+            err.message,
+            "Deployment.apps \"d\" is invalid: spec.template.spec.containers: Required value"
+        );
+        let pod = ApiError::invalid(
+            "Pod",
+            "",
+            "p",
+            &[(
+                "metadata.name".to_owned(),
+                "FieldValueInvalid",
+                "bad".to_owned(),
+            )],
+        );
         assert_eq!(pod.message, "Pod \"p\" is invalid: metadata.name: bad");
     }
 }

@@ -39,7 +39,7 @@ pub type Column = (&'static str, &'static str, u8, &'static str);
 
 /// Builds a Table over `objects` of resource `resource`.
 pub fn table(resource: &str, objects: &[Value], include: IncludeObject, list_meta: Value) -> Value {
-    let columns = printers::columns(resource);
+    let columns = super::columns::columns(resource);
     let defs: Vec<Value> = columns
         .iter()
         .map(|(name, ty, priority, description)| {
@@ -94,7 +94,11 @@ pub fn human_duration(seconds: i64) -> String {
     let minutes = seconds / 60;
     if minutes < 10 {
         let s = seconds % 60;
-        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
     }
     if minutes < 180 {
         return format!("{minutes}m");
@@ -102,28 +106,43 @@ pub fn human_duration(seconds: i64) -> String {
     let hours = seconds / 3600;
     if hours < 8 {
         let m = minutes % 60;
-        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     if hours < 24 * 8 {
         let h = hours % 24;
-        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
     }
     if hours < 24 * 365 * 2 {
         return format!("{}d", hours / 24);
     }
     if hours < 24 * 365 * 8 {
         let dy = (hours / 24) % 365;
-        return if dy == 0 { format!("{}y", hours / 24 / 365) } else { format!("{}y{dy}d", hours / 24 / 365) };
+        return if dy == 0 {
+            format!("{}y", hours / 24 / 365)
+        } else {
+            format!("{}y{dy}d", hours / 24 / 365)
+        };
     }
     format!("{}y", hours / 24 / 365)
 }
 
 /// Age of an RFC 3339 timestamp, `<unknown>` when absent or unparsable.
 pub fn age(timestamp: Option<&Value>, now: jiff::Timestamp) -> String {
-    match timestamp.and_then(Value::as_str).and_then(|t| t.parse::<jiff::Timestamp>().ok()) {
+    match timestamp
+        .and_then(Value::as_str)
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+    {
         Some(t) => human_duration(now.as_second() - t.as_second()),
         None => "<unknown>".to_owned(),
     }
@@ -147,7 +166,9 @@ mod tests {
 
     #[test]
     fn table_accept_detection() {
-        assert!(wants_table("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"));
+        assert!(wants_table(
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+        ));
         assert!(!wants_table("application/json"));
     }
 }

@@ -1,5 +1,6 @@
 //! Watches: chunked JSON events, bookmarks, streaming lists and in-stream 410 errors.
 
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,9 +12,10 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::sandbox::store::StoreError;
+use crate::sandbox::store::{EventType, StoreError};
 
-use super::handlers::{select, with_type};
+use super::handlers::with_type;
+use super::list::select;
 use super::query::Query;
 use super::status::ApiError;
 use super::{ApiResult, ApiState, Target};
@@ -24,7 +26,8 @@ const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
 const MAX_TIMEOUT: i64 = 3600;
 
 fn line(kind: &str, object: &Value) -> Bytes {
-    let mut bytes = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+    let mut bytes =
+        serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
     bytes.push(b'\n');
     Bytes::from(bytes)
 }
@@ -41,6 +44,41 @@ fn expired(message: &str) -> Value {
     ApiError::expired(format!("too old resource version: {message}")).to_status()
 }
 
+fn key_of(obj: &Value) -> (String, String) {
+    let meta = &obj["metadata"];
+    (
+        meta["namespace"].as_str().unwrap_or_default().to_owned(),
+        meta["name"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// The event type a filtered watcher sends for a change, `None` when it sees nothing.
+fn transition(
+    seen: &mut HashSet<(String, String)>,
+    key: (String, String),
+    matches: bool,
+    kind: EventType,
+) -> Option<&'static str> {
+    let was = seen.contains(&key);
+    match (kind, matches, was) {
+        (EventType::Deleted, _, true) | (EventType::Deleted, true, false) => {
+            seen.remove(&key);
+            Some("DELETED")
+        }
+        (EventType::Deleted, false, false) => None,
+        (_, true, true) => Some("MODIFIED"),
+        (_, true, false) => {
+            seen.insert(key);
+            Some("ADDED")
+        }
+        (_, false, true) => {
+            seen.remove(&key);
+            Some("DELETED")
+        }
+        (_, false, false) => None,
+    }
+}
+
 /// Serves `?watch=true` on a collection (or one named object).
 pub async fn serve(state: &Arc<ApiState>, target: &Target, query: &Query) -> ApiResult {
     let labels = query.label_selector()?;
@@ -55,16 +93,38 @@ pub async fn serve(state: &Arc<ApiState>, target: &Target, query: &Query) -> Api
         ));
     }
     let bookmarks = query.flag("allowWatchBookmarks");
-    let timeout = query.int("timeoutSeconds")?.filter(|t| *t > 0).unwrap_or(1800).min(MAX_TIMEOUT);
-    let rv_param = query.get("resourceVersion").filter(|v| !v.is_empty() && *v != "0");
+    let timeout = query
+        .int("timeoutSeconds")?
+        .filter(|t| *t > 0)
+        .unwrap_or(1800)
+        .min(MAX_TIMEOUT);
+    let rv_param = query
+        .get("resourceVersion")
+        .filter(|v| !v.is_empty() && *v != "0");
     let (initial, start_rv) = match rv_param {
         Some(rv) if !send_initial => {
-            let rv: u64 = rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?;
+            let rv: u64 = rv
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?;
             (Vec::new(), rv)
         }
         _ => select(state, target, query)?,
     };
-    let receiver = state.store.watch(&target.key(), target.namespace.as_deref(), start_rv);
+    let filtered = labels.is_some() || fields.is_some() || target.name.is_some();
+    // Which objects this watcher has shown as present, so that an object leaving the selection
+    // is sent as DELETED and one entering it as ADDED, like the real server does.
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    if filtered {
+        let current = if initial.is_empty() {
+            select(state, target, query)?.0
+        } else {
+            initial.clone()
+        };
+        seen.extend(current.iter().map(key_of));
+    }
+    let receiver = state
+        .store
+        .watch(&target.key(), target.namespace.as_deref(), start_rv);
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let target = target.clone();
     let shutdown = state.shutdown.clone();
@@ -76,7 +136,12 @@ pub async fn serve(state: &Arc<ApiState>, target: &Target, query: &Query) -> Api
                 return;
             }
             Err(e) => {
-                let _ = tx.send(line("ERROR", &ApiError::internal(e.to_string()).to_status())).await;
+                let _ = tx
+                    .send(line(
+                        "ERROR",
+                        &ApiError::internal(e.to_string()).to_status(),
+                    ))
+                    .await;
                 return;
             }
         };
@@ -85,10 +150,16 @@ pub async fn serve(state: &Arc<ApiState>, target: &Target, query: &Query) -> Api
                 return;
             }
         }
-        if send_initial && tx.send(line("BOOKMARK", &bookmark(&target, start_rv, true))).await.is_err() {
+        if send_initial
+            && tx
+                .send(line("BOOKMARK", &bookmark(&target, start_rv, true)))
+                .await
+                .is_err()
+        {
             return;
         }
-        let deadline = tokio::time::sleep(Duration::from_secs(u64::try_from(timeout).unwrap_or(1800)));
+        let deadline =
+            tokio::time::sleep(Duration::from_secs(u64::try_from(timeout).unwrap_or(1800)));
         tokio::pin!(deadline);
         let mut ticker = tokio::time::interval(BOOKMARK_EVERY);
         ticker.tick().await;
@@ -119,10 +190,15 @@ pub async fn serve(state: &Arc<ApiState>, target: &Target, query: &Query) -> Api
                         let wanted = labels.as_ref().is_none_or(|s| s.matches_json(obj.pointer("/metadata/labels")))
                             && fields.as_ref().is_none_or(|s| s.matches(obj))
                             && target.name.as_deref().is_none_or(|n| obj["metadata"]["name"].as_str() == Some(n));
-                        if !wanted {
-                            continue;
-                        }
-                        if tx.send(line(ev.kind.as_str(), &with_type(&target, obj.clone()))).await.is_err() {
+                        let kind = if filtered {
+                            match transition(&mut seen, key_of(obj), wanted, ev.kind) {
+                                Some(kind) => kind,
+                                None => continue,
+                            }
+                        } else {
+                            ev.kind.as_str()
+                        };
+                        if tx.send(line(kind, &with_type(&target, obj.clone()))).await.is_err() {
                             break;
                         }
                     }
@@ -136,4 +212,29 @@ pub async fn serve(state: &Arc<ApiState>, target: &Target, query: &Query) -> Api
         .header("Cache-Control", "no-cache, private")
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| Response::new(Body::empty())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filtered_watchers_see_objects_enter_and_leave() {
+        let mut seen = HashSet::new();
+        let k = || ("default".to_owned(), "p".to_owned());
+        assert_eq!(transition(&mut seen, k(), false, EventType::Added), None);
+        assert_eq!(
+            transition(&mut seen, k(), true, EventType::Modified),
+            Some("ADDED")
+        );
+        assert_eq!(
+            transition(&mut seen, k(), true, EventType::Modified),
+            Some("MODIFIED")
+        );
+        assert_eq!(
+            transition(&mut seen, k(), false, EventType::Modified),
+            Some("DELETED")
+        );
+        assert_eq!(transition(&mut seen, k(), false, EventType::Deleted), None);
+    }
 }
