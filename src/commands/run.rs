@@ -210,14 +210,16 @@ pub struct LoadedLesson {
 }
 
 fn load_lesson(path: &Path) -> Result<LoadedLesson, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| Error::Usage(format!("failed to read lesson {}: {err}", path.display())))?;
-    let lesson: Lesson = serde_yaml::from_str(&text)
-        .map_err(|err| Error::Lesson(format!("{}: {err}", path.display())))?;
+    let loaded = crate::lesson::load(path).map_err(|err| {
+        let rendered = err.render(&crate::lesson::Styles::plain());
+        // `Error::report` adds its own "error: " prefix.
+        let message = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+        Error::Lesson(message.trim_end().to_owned())
+    })?;
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     Ok(LoadedLesson {
-        lesson,
+        hash: progress::lesson_hash(loaded.text.as_bytes()),
+        lesson: loaded.lesson,
         canonical,
-        hash: progress::lesson_hash(text.as_bytes()),
     })
 }

@@ -28,13 +28,22 @@ pub struct World {
     pub kubectl: PathBuf,
     /// HOME, XDG_STATE_HOME and kubectl's cache.
     pub dir: tempfile::TempDir,
+    /// The lesson file `run` plays.
+    pub lesson: PathBuf,
+    /// The lesson's namespace, where kubectl works.
+    pub namespace: String,
 }
 
 impl World {
     /// Starts a fast sandbox with the lesson's images, or `None` when kubectl 1.37 is missing.
     pub fn start() -> Option<World> {
+        World::start_with(lesson_path())
+    }
+
+    /// Starts a fast sandbox with the images of the lesson at `path`.
+    pub fn start_with(path: PathBuf) -> Option<World> {
         let kubectl = real_kubectl()?;
-        let text = std::fs::read_to_string(lesson_path()).expect("test lesson is readable");
+        let text = std::fs::read_to_string(&path).expect("test lesson is readable");
         let lesson: Lesson = serde_yaml::from_str(&text).expect("test lesson parses");
         let dir = tempfile::tempdir().expect("temp dir");
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -56,6 +65,8 @@ impl World {
             sandbox: Some(sandbox),
             kubectl,
             dir,
+            lesson: path,
+            namespace: lesson.namespace,
         })
     }
 
@@ -68,7 +79,7 @@ impl World {
     pub fn kubectl(&self, command: &str) -> bool {
         let args: Vec<&str> = command.split_whitespace().skip(1).collect();
         let out = Command::new(&self.kubectl)
-            .args(["-n", "run-basics"])
+            .args(["-n", &self.namespace])
             .args(&args)
             .env("KUBECONFIG", self.kubeconfig())
             .env("KUBECACHEDIR", self.dir.path().join("cache"))
@@ -89,7 +100,7 @@ impl World {
     pub fn run(&self, extra: &[&str]) -> RunChild {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("kubetutor"))
             .arg("run")
-            .arg(lesson_path())
+            .arg(&self.lesson)
             .args(["--context", "kubetutor-sandbox", "--no-input", "--json"])
             .args(extra)
             .env_remove("NO_COLOR")
@@ -165,13 +176,20 @@ impl Drop for RunChild {
     }
 }
 
-/// Plays the lesson: on each `step_started`, types `commands(step)`; returns every event.
+/// Plays the lesson: on each `step_started`, types `commands(step)` with `$NAME` replaced by
+/// the captured values the event offers; returns every event.
 fn play(run: &mut RunChild, world: &World, commands: impl Fn(&str) -> Vec<String>) -> Vec<Value> {
     let mut events = Vec::new();
     while let Some(event) = run.next() {
         if event["event"] == "step_started" {
             let step = event["step"].as_str().unwrap_or_default().to_owned();
-            for command in commands(&step) {
+            for mut command in commands(&step) {
+                if let Some(captures) = event["captures"].as_object() {
+                    for (name, value) in captures {
+                        let value = value.as_str().unwrap_or_default();
+                        command = command.replace(&format!("${name}"), value);
+                    }
+                }
                 assert!(world.kubectl(&command), "{command} works");
             }
         }
@@ -382,4 +400,54 @@ fn a_lost_api_server_is_reported_on_stderr_not_stdout() {
     let _ = run.child.kill();
     let (_, stderr) = run.finish();
     assert!(stderr.contains("cluster unreachable"), "stderr: {stderr}");
+}
+
+#[test]
+fn the_part3_lesson_passes_with_the_seed_tutorials_own_commands() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons/part3-deploy-a-simple-app.yaml");
+    let Some(world) = World::start_with(path) else {
+        return;
+    };
+    let mut run = world.run(&[]);
+    // The commands as the seed tutorial types them (not the lesson's `solution`).
+    let events = play(&mut run, &world, |step| {
+        match step {
+            "deploy" => vec!["kubectl create deployment hello-part3 --image=tsouche/learn-kubernetes:part3v1"],
+            "expose" | "expose-again" => {
+                vec!["kubectl expose deployment/hello-part3 --type=NodePort --port 80"]
+            }
+            "labels" => vec!["kubectl label pod $POD_NAME version=v1"],
+            "delete-service" => vec!["kubectl delete service -l app=hello-part3"],
+            "scale-up" => vec!["kubectl scale deployments/hello-part3 --replicas=4"],
+            "scale-down" => vec!["kubectl scale deployments/hello-part3 --replicas=2"],
+            "update" => vec![
+                "kubectl set image deployments/hello-part3 learn-kubernetes=tsouche/learn-kubernetes:part3v2",
+            ],
+            "broken-update" => vec![
+                "kubectl set image deployments/hello-part3 learn-kubernetes=tsouche/learn-kubernetes:part3v10",
+            ],
+            "roll-back" => vec!["kubectl rollout undo deployments/hello-part3"],
+            _ => vec![],
+        }
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+    });
+    let (code, stderr) = run.finish();
+    let names = names(&events);
+    let started: Vec<&str> = names
+        .iter()
+        .filter_map(|n| n.strip_prefix("step_started "))
+        .collect();
+    let passed: Vec<&str> = names
+        .iter()
+        .filter_map(|n| n.strip_prefix("step_passed "))
+        .collect();
+    assert_eq!(
+        started, passed,
+        "every step passes, in order: {names:?}\n{stderr}"
+    );
+    assert_eq!(started.len(), 17, "{names:?}");
+    assert_eq!(names.last().map(String::as_str), Some("lesson_passed"));
+    assert_eq!(code, Some(0), "stderr: {stderr}");
 }
