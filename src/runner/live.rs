@@ -114,7 +114,14 @@ impl GoalSource for LiveSource {
         match watch.next_event().await {
             Some(ClusterEvent::Changed) => ClusterSignal::Changed,
             Some(ClusterEvent::Lost(why)) => ClusterSignal::Lost(why),
-            Some(ClusterEvent::Restored) => ClusterSignal::Restored,
+            Some(ClusterEvent::Restored) => {
+                // A restarted sandbox comes back with new credentials: later steps' watches
+                // and HTTP probes need a fresh client too.
+                if let Some(Ok(fresh)) = self.cluster.reconnect().await {
+                    self.cluster = fresh;
+                }
+                ClusterSignal::Restored
+            }
             None => std::future::pending().await,
         }
     }

@@ -32,6 +32,8 @@ pub struct World {
     pub lesson: PathBuf,
     /// The lesson's namespace, where kubectl works.
     pub namespace: String,
+    /// How the sandbox was started, to restart it alike.
+    pub config: SandboxConfig,
 }
 
 impl World {
@@ -54,11 +56,12 @@ impl World {
         let config = SandboxConfig {
             kubeconfig: Some(dir.path().join("kubeconfig")),
             images: lesson.sandbox.images.clone(),
+            state: Some(dir.path().join("sandbox-state.json")),
             speed: 10.0,
             ..SandboxConfig::default()
         };
         let sandbox = runtime
-            .block_on(Sandbox::start(config))
+            .block_on(Sandbox::start(config.clone()))
             .expect("sandbox starts");
         Some(World {
             runtime,
@@ -67,7 +70,26 @@ impl World {
             dir,
             lesson: path,
             namespace: lesson.namespace,
+            config,
         })
+    }
+
+    /// Stops the sandbox and starts it again on the same port with the same objects (and, like
+    /// a real restart, new credentials).
+    pub fn restart(&mut self, down_for: Duration) {
+        let sandbox = self.sandbox.take().expect("the sandbox runs");
+        let addr = sandbox.addr();
+        self.runtime.block_on(sandbox.shutdown());
+        std::thread::sleep(down_for);
+        let config = SandboxConfig {
+            listen: addr,
+            ..self.config.clone()
+        };
+        let sandbox = self
+            .runtime
+            .block_on(Sandbox::start(config))
+            .expect("the sandbox restarts on the same port");
+        self.sandbox = Some(sandbox);
     }
 
     /// The sandbox's kubeconfig.
@@ -450,4 +472,35 @@ fn the_part3_lesson_passes_with_the_seed_tutorials_own_commands() {
     assert_eq!(started.len(), 17, "{names:?}");
     assert_eq!(names.last().map(String::as_str), Some("lesson_passed"));
     assert_eq!(code, Some(0), "stderr: {stderr}");
+}
+
+#[test]
+fn a_sandbox_restarted_mid_step_is_reported_and_the_step_still_passes() {
+    let Some(mut world) = World::start() else {
+        return;
+    };
+    let mut run = world.run(&[]);
+    while let Some(event) = run.next() {
+        if event["event"] == "step_started" && event["step"] == "create" {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    world.restart(Duration::from_secs(3));
+    assert!(world.kubectl("kubectl create deployment web --image=example/web:v1"));
+    let mut seen = Vec::new();
+    while let Some(event) = run.next() {
+        let name = event["event"].as_str().unwrap_or_default().to_owned();
+        seen.push(name.clone());
+        if name == "step_passed" {
+            assert_eq!(event["step"], "create");
+            break;
+        }
+        assert_ne!(name, "step_failed", "{event}");
+    }
+    assert_eq!(seen, vec!["goal_met", "step_passed"]);
+    let _ = run.child.kill();
+    let (_, stderr) = run.finish();
+    assert!(stderr.contains("cluster unreachable"), "stderr: {stderr}");
+    assert!(stderr.contains("reachable again"), "stderr: {stderr}");
 }
