@@ -504,3 +504,60 @@ fn a_sandbox_restarted_mid_step_is_reported_and_the_step_still_passes() {
     assert!(stderr.contains("cluster unreachable"), "stderr: {stderr}");
     assert!(stderr.contains("reachable again"), "stderr: {stderr}");
 }
+
+#[test]
+fn goals_are_met_within_milliseconds_of_the_api_change() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lessons/run-latency.yaml");
+    let Some(world) = World::start_with(path) else {
+        return;
+    };
+    let client = world.runtime.block_on(async {
+        let kubeconfig =
+            kube::config::Kubeconfig::read_from(world.kubeconfig()).expect("kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .expect("client config");
+        kube::Client::try_from(config).expect("client")
+    });
+    let configmaps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(client, "latency");
+    let mut run = world.run(&[]);
+    let mut delays = Vec::new();
+    let mut created_at = None;
+    while let Some(event) = run.next() {
+        match event["event"].as_str() {
+            Some("step_started") => {
+                // Give the step's watch time to list first, so only the change is timed.
+                std::thread::sleep(Duration::from_millis(300));
+                let name = event["step"].as_str().unwrap_or_default().to_owned();
+                let configmap = serde_json::from_value(serde_json::json!({
+                    "metadata": {"name": name}
+                }))
+                .expect("configmap");
+                // The goal is often met before the create call returns: time from its start.
+                created_at = Some(jiff::Timestamp::now());
+                world
+                    .runtime
+                    .block_on(configmaps.create(&Default::default(), &configmap))
+                    .expect("create configmap");
+            }
+            Some("goal_met") => {
+                let met: jiff::Timestamp = event["ts"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .parse()
+                    .expect("ts");
+                let created = created_at.take().expect("a configmap was created");
+                delays.push(met.duration_since(created).as_secs_f64() * 1000.0);
+            }
+            Some("lesson_passed" | "lesson_failed") => break,
+            _ => {}
+        }
+    }
+    assert_eq!(delays.len(), 7, "every step's goal was met");
+    delays.sort_by(f64::total_cmp);
+    let median = delays[delays.len() / 2];
+    eprintln!("delay from API change to goal_met: median {median:.0} ms, all {delays:.0?} ms");
+    // The target is 100 ms; leave room for a loaded CI machine.
+    assert!(median <= 500.0, "median delay {median:.0} ms");
+}
