@@ -1,0 +1,61 @@
+//! `kubetutor run` starting the embedded sandbox itself: when asked, and when no kubeconfig
+//! context answers; the learner's kubectl uses the KUBECONFIG line it prints.
+
+use std::process::Command;
+
+use crate::common::real_kubectl;
+use crate::run_json::{RunChild, lesson_path};
+
+#[test]
+fn without_a_cluster_run_starts_the_sandbox_and_says_how_to_reach_it() {
+    let Some(kubectl) = real_kubectl() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("kubetutor"));
+    command
+        .arg("run")
+        .arg(lesson_path())
+        .arg("--json")
+        .env_remove("KUBECONFIG")
+        .env("HOME", dir.path())
+        .env("XDG_STATE_HOME", dir.path().join("state"));
+    let mut run = RunChild::spawn(command);
+    while let Some(event) = run.next() {
+        if event["event"] == "step_started" && event["step"] == "create" {
+            break;
+        }
+    }
+    let state = dir.path().join("state/kubetutor/sandbox");
+    let kubeconfig = std::fs::read_dir(&state)
+        .expect("the sandbox keeps its files under the state dir")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().join("kubeconfig"))
+        .find(|path| path.exists())
+        .expect("a kubeconfig was written");
+    let out = Command::new(kubectl)
+        .args(["-n", "run-basics", "create", "deployment", "web"])
+        .arg("--image=example/web:v1")
+        .env("KUBECONFIG", &kubeconfig)
+        .env("KUBECACHEDIR", dir.path().join("cache"))
+        .env("HOME", dir.path())
+        .output()
+        .expect("kubectl runs");
+    assert!(out.status.success(), "{out:?}");
+    while let Some(event) = run.next() {
+        if event["event"] == "step_passed" {
+            assert_eq!(event["step"], "create");
+            break;
+        }
+    }
+    let _ = run.kill();
+    let (_, stderr) = run.finish();
+    assert!(
+        stderr.contains("No kubeconfig context answers"),
+        "says why it starts the sandbox: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("export KUBECONFIG={}", kubeconfig.display())),
+        "prints the line to paste: {stderr}"
+    );
+}
