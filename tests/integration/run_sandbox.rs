@@ -59,3 +59,52 @@ fn without_a_cluster_run_starts_the_sandbox_and_says_how_to_reach_it() {
         "prints the line to paste: {stderr}"
     );
 }
+
+#[test]
+fn a_cluster_that_is_not_a_practice_one_needs_yes() {
+    let Some(world) = crate::run_json::World::start() else {
+        return;
+    };
+    // The same sandbox, seen as a remote-looking "prod-cluster" (0.0.0.0 still reaches it).
+    let kubeconfig = std::fs::read_to_string(world.kubeconfig()).expect("kubeconfig");
+    let prod: String = kubeconfig
+        .lines()
+        .map(|line| {
+            if line.trim_start().starts_with("certificate-authority-data:") {
+                "    insecure-skip-tls-verify: true".to_owned()
+            } else {
+                line.replace("https://127.0.0.1", "https://0.0.0.0")
+                    .replace("kubetutor-sandbox", "prod-cluster")
+            }
+        })
+        .map(|line| line + "\n")
+        .collect();
+    let prod_path = world.dir.path().join("prod-kubeconfig");
+    std::fs::write(&prod_path, prod).expect("write kubeconfig");
+    let command = |extra: &[&str]| {
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin("kubetutor"));
+        command
+            .arg("run")
+            .arg(lesson_path())
+            .args(extra)
+            .env("KUBECONFIG", &prod_path)
+            .env("HOME", world.dir.path())
+            .env("XDG_STATE_HOME", world.dir.path().join("state"));
+        command
+    };
+
+    let run = RunChild::spawn(command(&["--no-input"]));
+    let (code, stderr) = run.finish();
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("context prod-cluster")
+            && stderr.contains("does not look like a practice cluster")
+            && stderr.contains("--yes"),
+        "{stderr}"
+    );
+
+    let mut run = RunChild::spawn(command(&["--json", "--yes"]));
+    let first = run.next().expect("the lesson starts with --yes");
+    assert_eq!(first["event"], "step_started");
+    let _ = run.kill();
+}
