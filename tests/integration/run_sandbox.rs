@@ -65,22 +65,7 @@ fn a_cluster_that_is_not_a_practice_one_needs_yes() {
     let Some(world) = crate::run_json::World::start() else {
         return;
     };
-    // The same sandbox, seen as a remote-looking "prod-cluster" (0.0.0.0 still reaches it).
-    let kubeconfig = std::fs::read_to_string(world.kubeconfig()).expect("kubeconfig");
-    let prod: String = kubeconfig
-        .lines()
-        .map(|line| {
-            if line.trim_start().starts_with("certificate-authority-data:") {
-                "    insecure-skip-tls-verify: true".to_owned()
-            } else {
-                line.replace("https://127.0.0.1", "https://0.0.0.0")
-                    .replace("kubetutor-sandbox", "prod-cluster")
-            }
-        })
-        .map(|line| line + "\n")
-        .collect();
-    let prod_path = world.dir.path().join("prod-kubeconfig");
-    std::fs::write(&prod_path, prod).expect("write kubeconfig");
+    let prod_path = prod_kubeconfig(&world);
     let command = |extra: &[&str]| {
         let mut command = Command::new(assert_cmd::cargo::cargo_bin("kubetutor"));
         command
@@ -107,4 +92,25 @@ fn a_cluster_that_is_not_a_practice_one_needs_yes() {
     let first = run.next().expect("the lesson starts with --yes");
     assert_eq!(first["event"], "step_started");
     let _ = run.kill();
+}
+
+/// A kubeconfig for `world`'s sandbox that looks like a remote cluster named `prod-cluster`
+/// (0.0.0.0 still reaches the sandbox on Linux).
+pub fn prod_kubeconfig(world: &crate::run_json::World) -> std::path::PathBuf {
+    let kubeconfig = std::fs::read_to_string(world.kubeconfig()).expect("kubeconfig");
+    let prod: String = kubeconfig
+        .lines()
+        .map(|line| {
+            if line.trim_start().starts_with("certificate-authority-data:") {
+                "    insecure-skip-tls-verify: true".to_owned()
+            } else {
+                line.replace("https://127.0.0.1", "https://0.0.0.0")
+                    .replace("kubetutor-sandbox", "prod-cluster")
+            }
+        })
+        .map(|line| line + "\n")
+        .collect();
+    let prod_path = world.dir.path().join("prod-kubeconfig");
+    std::fs::write(&prod_path, prod).expect("write kubeconfig");
+    prod_path
 }
