@@ -2,6 +2,7 @@
 
 pub mod lint;
 pub mod list;
+pub mod run;
 pub mod sandbox;
 pub mod schema;
 
@@ -17,7 +18,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Schema => schema::run(),
         Command::List(args) => list::run(&args),
         Command::Sandbox(args) => sandbox::run(args),
-        Command::Run(_) | Command::Check(_) => Err(Error::Usage(
+        Command::Run(args) => run::run(args),
+        Command::Check(_) => Err(Error::Usage(
             "this command is not available in this build yet".to_owned(),
         )),
     };

@@ -1,0 +1,346 @@
+//! The single event loop: cluster signals, learner input, Ctrl-C, ticks and the step deadline
+//! meet in one [`Event`] enum and are handled in one place.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::lesson::{Goal, Step};
+use crate::runner::machine::{Machine, Phase, Transition};
+use crate::runner::source::{ClusterSignal, GoalSource, SourceError};
+
+/// What the learner asked for, from the prompt thread (or Ctrl-C, from the signal task).
+#[derive(Debug)]
+pub enum InputEvent {
+    /// The terminal echoed the learner's typing over this many lines below the checklist.
+    Echoed(u16),
+    /// The menu is about to be shown; the live checklist must step aside, then ack.
+    MenuOpened(std::sync::mpsc::Sender<()>),
+    /// The menu closed without a choice that changes anything.
+    MenuClosed,
+    /// Show the next hint.
+    Hint,
+    /// Show the solution (displayed, never executed).
+    Solution,
+    /// Skip the current step.
+    Skip,
+    /// Quit, keeping progress.
+    Quit,
+    /// Continue past a reading step.
+    Continue,
+    /// Ctrl-C.
+    Interrupted,
+    /// Standard input closed: no more input will come.
+    Closed,
+}
+
+/// What the prompt thread should do with the next line the learner enters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputMode {
+    /// Nothing to ask.
+    Idle,
+    /// A reading step: Enter continues.
+    Reading,
+    /// A step with goals: Enter opens the menu.
+    Goals,
+}
+
+/// One thing the loop reacts to.
+#[derive(Debug)]
+pub enum Event {
+    /// From the cluster.
+    Cluster(ClusterSignal),
+    /// From the learner.
+    Input(InputEvent),
+    /// Periodic: spinners, HTTP goals, capture retries.
+    Tick,
+    /// The current step's timeout expired.
+    Deadline,
+}
+
+/// How the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Every step passed or was skipped.
+    Passed,
+    /// A step timed out (non-interactive only).
+    Failed,
+    /// The learner quit.
+    Quit,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+/// Where the loop reports what happens: the screen, plain lines or JSON.
+pub trait Output {
+    /// A transition of the state machine happened.
+    fn transition(&mut self, machine: &Machine, transition: &Transition);
+    /// Goal summaries changed (met or not).
+    fn goals_updated(&mut self, machine: &Machine);
+    /// The cluster was lost or came back.
+    fn cluster(&mut self, signal: &ClusterSignal);
+    /// The learner's typing was echoed over `lines` lines: the live area must step back.
+    fn echoed(&mut self, lines: u16) {
+        let _ = lines;
+    }
+    /// Learner input arrived: the live area steps aside (`hold` keeps it hidden).
+    fn input_arrived(&mut self, hold: bool) {
+        let _ = hold;
+    }
+    /// Input handled: the live area may come back.
+    fn input_done(&mut self) {}
+    /// Spinners advance.
+    fn tick(&mut self) {}
+    /// Show the solution of a step.
+    fn solution(&mut self, step: &Step);
+    /// A short message for the learner.
+    fn notice(&mut self, text: &str);
+}
+
+/// Tunables of the loop.
+#[derive(Debug, Clone)]
+pub struct LoopConfig {
+    /// Whether a learner is there (timeouts only warn; reading steps wait for Enter).
+    pub interactive: bool,
+    /// Tick period (spinners and capture retries).
+    pub tick: Duration,
+    /// Re-evaluation period for steps with HTTP goals, which have no watch.
+    pub http_poll: Duration,
+    /// Multiplies step timeouts (tests use small ones).
+    pub timeout_scale: f64,
+}
+
+impl Default for LoopConfig {
+    fn default() -> Self {
+        LoopConfig {
+            interactive: false,
+            tick: Duration::from_millis(100),
+            http_poll: Duration::from_secs(2),
+            timeout_scale: 1.0,
+        }
+    }
+}
+
+/// The loop's collaborators.
+pub struct Loop<'a, S, O> {
+    /// The lesson state machine.
+    pub machine: &'a mut Machine,
+    /// Goal statuses.
+    pub source: &'a mut S,
+    /// Where things are shown.
+    pub output: &'a mut O,
+    /// Learner input and Ctrl-C.
+    pub input: UnboundedReceiver<InputEvent>,
+    /// Tells the prompt thread what Enter means now.
+    pub input_mode: Arc<Mutex<InputMode>>,
+    /// Saves progress; called after every step and when the loop ends.
+    pub save: &'a mut dyn FnMut(&Machine),
+    /// Tunables.
+    pub config: LoopConfig,
+}
+
+impl<S: GoalSource, O: Output> Loop<'_, S, O> {
+    /// Runs the lesson until it passes, fails, the learner quits or presses Ctrl-C.
+    pub async fn run(mut self) -> Result<Ending, SourceError> {
+        let mut queue: VecDeque<Transition> = self.machine.start().into();
+        let mut deadline: Option<Instant> = None;
+        let mut last_http = Instant::now();
+        let mut ticks = tokio::time::interval(self.config.tick);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut input_open = true;
+        let mut lost = false;
+        loop {
+            while let Some(transition) = queue.pop_front() {
+                self.output.transition(self.machine, &transition);
+                match transition {
+                    Transition::StepStarted { index } => {
+                        let step = self.machine.lesson().steps[index].clone();
+                        if step.goals.is_empty() {
+                            deadline = None;
+                            if self.config.interactive && input_open {
+                                self.set_mode(InputMode::Reading);
+                            } else {
+                                queue.extend(self.machine.continue_reading());
+                            }
+                            continue;
+                        }
+                        self.set_mode(InputMode::Goals);
+                        self.source.begin_step(&step).await?;
+                        deadline = Some(Instant::now() + self.scaled(step.timeout()));
+                        last_http = Instant::now();
+                        queue.extend(self.evaluate().await);
+                    }
+                    Transition::CapturesNeeded => queue.extend(self.try_captures()),
+                    Transition::StepPassed { .. } | Transition::StepSkipped { .. } => {
+                        (self.save)(self.machine);
+                    }
+                    Transition::LessonPassed => return Ok(self.finish(Ending::Passed)),
+                    Transition::LessonFailed => return Ok(self.finish(Ending::Failed)),
+                    Transition::Quit => return Ok(self.finish(Ending::Quit)),
+                    Transition::GoalMet { .. }
+                    | Transition::GoalLost { .. }
+                    | Transition::StepFailed { .. }
+                    | Transition::HintRevealed { .. } => {}
+                }
+            }
+
+            let sleep_until =
+                deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let event = tokio::select! {
+                biased;
+                input = self.input.recv(), if input_open => match input {
+                    Some(input) => Event::Input(input),
+                    None => Event::Input(InputEvent::Closed),
+                },
+                signal = self.source.next_signal() => Event::Cluster(signal),
+                _ = tokio::time::sleep_until(sleep_until), if deadline.is_some() => Event::Deadline,
+                _ = ticks.tick() => Event::Tick,
+            };
+
+            match event {
+                Event::Cluster(signal) => {
+                    match &signal {
+                        ClusterSignal::Lost(_) if !lost => {
+                            lost = true;
+                            self.output.cluster(&signal);
+                        }
+                        // Changes flowing again mean the cluster is back, even if its
+                        // `Restored` is still on its way.
+                        ClusterSignal::Changed | ClusterSignal::Restored if lost => {
+                            lost = false;
+                            self.output.cluster(&ClusterSignal::Restored);
+                        }
+                        _ => {}
+                    }
+                    if !matches!(signal, ClusterSignal::Lost(_)) {
+                        queue.extend(self.evaluate().await);
+                        if self.machine.phase() == Phase::Capturing {
+                            queue.extend(self.try_captures());
+                        }
+                    }
+                }
+                Event::Tick => {
+                    self.output.tick();
+                    let http = self.step_has_http();
+                    if http && last_http.elapsed() >= self.config.http_poll {
+                        last_http = Instant::now();
+                        queue.extend(self.evaluate().await);
+                    }
+                    if self.machine.phase() == Phase::Capturing {
+                        queue.extend(self.try_captures());
+                    }
+                }
+                Event::Deadline => {
+                    deadline = None;
+                    if self.config.interactive {
+                        self.output.notice(
+                            "This step is taking longer than expected. Press Enter for a hint, \
+                             the solution or to skip it.",
+                        );
+                    } else {
+                        queue.extend(self.machine.timed_out());
+                    }
+                }
+                Event::Input(input) => {
+                    let hold = matches!(input, InputEvent::MenuOpened(_));
+                    if !matches!(
+                        input,
+                        InputEvent::Closed | InputEvent::Interrupted | InputEvent::Echoed(_)
+                    ) {
+                        self.output.input_arrived(hold);
+                    }
+                    match input {
+                        InputEvent::Echoed(lines) => self.output.echoed(lines),
+                        InputEvent::MenuOpened(ack) => {
+                            let _ = ack.send(());
+                        }
+                        InputEvent::MenuClosed => {}
+                        InputEvent::Hint => {
+                            let revealed = self.machine.reveal_hint();
+                            if revealed.is_empty() {
+                                self.output.notice("No more hints for this step.");
+                            }
+                            queue.extend(revealed);
+                        }
+                        InputEvent::Solution => {
+                            if let Some(step) = self.machine.step().cloned() {
+                                self.output.solution(&step);
+                            }
+                        }
+                        InputEvent::Skip => queue.extend(self.machine.skip()),
+                        InputEvent::Quit => queue.extend(self.machine.quit()),
+                        InputEvent::Continue => queue.extend(self.machine.continue_reading()),
+                        InputEvent::Interrupted => return Ok(self.finish(Ending::Interrupted)),
+                        InputEvent::Closed => {
+                            input_open = false;
+                            self.set_mode(InputMode::Idle);
+                            if self.machine.phase() == Phase::Reading {
+                                queue.extend(self.machine.continue_reading());
+                            }
+                        }
+                    }
+                    if !hold {
+                        self.output.input_done();
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, ending: Ending) -> Ending {
+        self.set_mode(InputMode::Idle);
+        (self.save)(self.machine);
+        ending
+    }
+
+    fn set_mode(&self, mode: InputMode) {
+        if let Ok(mut current) = self.input_mode.lock() {
+            *current = mode;
+        }
+    }
+
+    fn scaled(&self, timeout: Duration) -> Duration {
+        timeout.mul_f64(self.config.timeout_scale.max(0.0))
+    }
+
+    fn step_has_http(&self) -> bool {
+        self.machine
+            .step()
+            .is_some_and(|s| s.goals.iter().any(|g| matches!(g, Goal::Http(_))))
+    }
+
+    async fn evaluate(&mut self) -> Vec<Transition> {
+        let Some(step) = self.machine.step().cloned() else {
+            return Vec::new();
+        };
+        if step.goals.is_empty() {
+            return Vec::new();
+        }
+        let reports = self.source.evaluate(&step).await;
+        let changed = reports.as_slice() != self.machine.goals();
+        let transitions = self.machine.goals_reported(reports);
+        if changed {
+            self.output.goals_updated(self.machine);
+        }
+        transitions
+    }
+
+    fn try_captures(&mut self) -> Vec<Transition> {
+        let Some(step) = self.machine.step().cloned() else {
+            return Vec::new();
+        };
+        match self.source.read_captures(&step) {
+            Ok(values) => self.machine.captures_read(values),
+            Err(why) => {
+                self.machine.capture_failed(why);
+                Vec::new()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

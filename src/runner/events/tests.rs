@@ -1,0 +1,362 @@
+//! The event loop driven by a scripted goal source and scripted input: no cluster, no terminal.
+
+use std::collections::BTreeMap;
+
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::lesson::Lesson;
+use crate::runner::json::JsonWriter;
+use crate::runner::machine::GoalReport;
+
+/// Goal statuses set by the test; a signal is sent whenever they change.
+struct Scripted {
+    reports: Arc<Mutex<BTreeMap<String, Vec<bool>>>>,
+    signals: mpsc::UnboundedReceiver<ClusterSignal>,
+    begun: Vec<String>,
+}
+
+impl GoalSource for Scripted {
+    async fn begin_step(&mut self, step: &Step) -> Result<(), SourceError> {
+        self.begun.push(step.id.clone());
+        Ok(())
+    }
+
+    async fn next_signal(&mut self) -> ClusterSignal {
+        match self.signals.recv().await {
+            Some(signal) => signal,
+            None => std::future::pending().await,
+        }
+    }
+
+    async fn evaluate(&mut self, step: &Step) -> Vec<GoalReport> {
+        let reports = self.reports.lock().unwrap();
+        let met = reports.get(&step.id).cloned().unwrap_or_default();
+        step.goals
+            .iter()
+            .enumerate()
+            .map(|(i, goal)| {
+                let met = met.get(i).copied().unwrap_or(false);
+                GoalReport {
+                    met,
+                    summary: if met {
+                        format!("{} holds", goal.kind_name())
+                    } else {
+                        format!("{} differs", goal.kind_name())
+                    },
+                    details: Vec::new(),
+                    explain_failure: None,
+                }
+            })
+            .collect()
+    }
+
+    fn read_captures(&mut self, step: &Step) -> Result<BTreeMap<String, String>, String> {
+        Ok(step
+            .capture
+            .iter()
+            .map(|c| (c.name.clone(), format!("value-of-{}", c.name)))
+            .collect())
+    }
+}
+
+/// An output that writes JSON lines into a shared buffer and records notices.
+struct Recorder {
+    json: JsonWriter<Vec<u8>>,
+    notices: Vec<String>,
+    solutions: Vec<String>,
+    cluster: Vec<ClusterSignal>,
+}
+
+impl Output for Recorder {
+    fn transition(&mut self, machine: &Machine, transition: &Transition) {
+        self.json.transition(machine, transition).unwrap();
+    }
+    fn goals_updated(&mut self, _machine: &Machine) {}
+    fn cluster(&mut self, signal: &ClusterSignal) {
+        self.cluster.push(signal.clone());
+    }
+    fn solution(&mut self, step: &Step) {
+        self.solutions.push(step.id.clone());
+    }
+    fn notice(&mut self, text: &str) {
+        self.notices.push(text.to_owned());
+    }
+}
+
+impl Recorder {
+    fn events(&self) -> Vec<String> {
+        String::from_utf8(self.json_bytes())
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                format!(
+                    "{} {}",
+                    v["event"].as_str().unwrap(),
+                    v["step"].as_str().unwrap_or("")
+                )
+                .trim_end()
+                .to_owned()
+            })
+            .collect()
+    }
+
+    fn json_bytes(&self) -> Vec<u8> {
+        self.json.get_ref().clone()
+    }
+}
+
+fn lesson() -> Lesson {
+    serde_yaml::from_str(
+        r#"
+version: 1
+title: T
+steps:
+  - id: read
+    title: Read
+  - id: make
+    title: Make
+    hints: [try harder]
+    timeout: 10s
+    goals:
+      - kind: scaled
+        deployment: web
+        replicas: 2
+      - kind: absent
+        target: {apiVersion: v1, kind: Service, name: web}
+    capture:
+      - name: POD
+        from: {apiVersion: v1, kind: Pod}
+        path: .metadata.name
+  - id: last
+    title: Last
+    timeout: 10s
+    goals:
+      - kind: scaled
+        deployment: web
+        replicas: 4
+"#,
+    )
+    .unwrap()
+}
+
+struct Harness {
+    reports: Arc<Mutex<BTreeMap<String, Vec<bool>>>>,
+    signals: mpsc::UnboundedSender<ClusterSignal>,
+    input: mpsc::UnboundedSender<InputEvent>,
+}
+
+async fn run_with(
+    interactive: bool,
+    timeout_scale: f64,
+    script: impl FnOnce(Harness) -> tokio::task::JoinHandle<()>,
+) -> (Ending, Recorder, Vec<String>, Machine) {
+    let reports = Arc::new(Mutex::new(BTreeMap::new()));
+    let (signal_tx, signal_rx) = mpsc::unbounded_channel();
+    let (input_tx, input_rx) = mpsc::unbounded_channel();
+    let mut source = Scripted {
+        reports: reports.clone(),
+        signals: signal_rx,
+        begun: Vec::new(),
+    };
+    let mut output = Recorder {
+        json: JsonWriter::new(Vec::new()),
+        notices: Vec::new(),
+        solutions: Vec::new(),
+        cluster: Vec::new(),
+    };
+    let mut machine = Machine::new(lesson(), 0, BTreeMap::new());
+    let mut saves = 0;
+    let mut save = |_: &Machine| saves += 1;
+    let task = script(Harness {
+        reports,
+        signals: signal_tx,
+        input: input_tx,
+    });
+    let ending = tokio::time::timeout(
+        Duration::from_secs(20),
+        Loop {
+            machine: &mut machine,
+            source: &mut source,
+            output: &mut output,
+            input: input_rx,
+            input_mode: Arc::new(Mutex::new(InputMode::Idle)),
+            save: &mut save,
+            config: LoopConfig {
+                interactive,
+                timeout_scale,
+                ..LoopConfig::default()
+            },
+        }
+        .run(),
+    )
+    .await
+    .expect("the loop ends in time")
+    .expect("the loop does not fail");
+    task.abort();
+    assert!(saves > 0, "progress is saved");
+    (ending, output, source.begun, machine)
+}
+
+fn set(h: &Harness, step: &str, met: &[bool]) {
+    h.reports
+        .lock()
+        .unwrap()
+        .insert(step.to_owned(), met.to_vec());
+    let _ = h.signals.send(ClusterSignal::Changed);
+}
+
+async fn pause() {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+#[tokio::test]
+async fn non_interactive_passes_each_step_as_its_goals_hold() {
+    let (ending, output, begun, machine) = run_with(false, 1.0, |h| {
+        tokio::spawn(async move {
+            pause().await;
+            set(&h, "make", &[true, false]);
+            pause().await;
+            let _ = h
+                .signals
+                .send(ClusterSignal::Lost("connection refused".to_owned()));
+            let _ = h.signals.send(ClusterSignal::Restored);
+            set(&h, "make", &[true, true]);
+            pause().await;
+            set(&h, "last", &[true]);
+            pause().await;
+        })
+    })
+    .await;
+    assert_eq!(ending, Ending::Passed);
+    assert_eq!(begun, vec!["make", "last"]);
+    assert_eq!(
+        output.events(),
+        vec![
+            "step_started read",
+            "step_passed read",
+            "step_started make",
+            "goal_met make",
+            "goal_met make",
+            "step_passed make",
+            "step_started last",
+            "goal_met last",
+            "step_passed last",
+            "lesson_passed",
+        ]
+    );
+    assert_eq!(
+        output.cluster,
+        vec![
+            ClusterSignal::Lost("connection refused".to_owned()),
+            ClusterSignal::Restored
+        ]
+    );
+    assert_eq!(
+        machine.captured().get("POD").map(String::as_str),
+        Some("value-of-POD")
+    );
+    let text = String::from_utf8(output.json_bytes()).unwrap();
+    let last_started = text
+        .lines()
+        .find(|l| l.contains("\"step\":\"last\"") && l.contains("step_started"))
+        .unwrap();
+    assert!(last_started.contains(r#""captures":{"POD":"value-of-POD"}"#));
+}
+
+#[tokio::test]
+async fn non_interactive_fails_a_step_at_its_timeout_naming_the_difference() {
+    let (ending, output, _, _) = run_with(false, 0.01, |h| {
+        tokio::spawn(async move {
+            set(&h, "make", &[true, false]);
+        })
+    })
+    .await;
+    assert_eq!(ending, Ending::Failed);
+    let text = String::from_utf8(output.json_bytes()).unwrap();
+    let failed = text.lines().find(|l| l.contains("step_failed")).unwrap();
+    assert!(failed.contains("absent: absent differs"), "{failed}");
+    assert!(text.lines().last().unwrap().contains("lesson_failed"));
+}
+
+#[tokio::test]
+async fn interactive_input_reveals_hints_shows_solutions_skips_and_quits() {
+    let (ending, output, _, machine) = run_with(true, 0.001, |h| {
+        tokio::spawn(async move {
+            pause().await;
+            h.input.send(InputEvent::Continue).unwrap();
+            pause().await;
+            h.input.send(InputEvent::Hint).unwrap();
+            h.input.send(InputEvent::Hint).unwrap();
+            h.input.send(InputEvent::Solution).unwrap();
+            pause().await;
+            h.input.send(InputEvent::Skip).unwrap();
+            pause().await;
+            h.input.send(InputEvent::Quit).unwrap();
+        })
+    })
+    .await;
+    assert_eq!(ending, Ending::Quit);
+    assert_eq!(machine.hints_revealed(), 0);
+    assert_eq!(output.solutions, vec!["make"]);
+    assert!(output.notices.iter().any(|n| n.contains("No more hints")));
+    assert!(
+        output
+            .notices
+            .iter()
+            .any(|n| n.contains("longer than expected")),
+        "an interactive timeout only warns: {:?}",
+        output.notices
+    );
+    assert_eq!(
+        output.events(),
+        vec![
+            "step_started read",
+            "step_passed read",
+            "step_started make",
+            "step_skipped make",
+            "step_started last",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_ends_the_loop_as_interrupted() {
+    let (ending, _, _, machine) = run_with(true, 1.0, |h| {
+        tokio::spawn(async move {
+            pause().await;
+            h.input.send(InputEvent::Interrupted).unwrap();
+        })
+    })
+    .await;
+    assert_eq!(ending, Ending::Interrupted);
+    assert_eq!(machine.index(), 0);
+}
+
+#[tokio::test]
+async fn a_loss_is_reported_once_and_changes_flowing_again_count_as_restored() {
+    let (ending, output, _, _) = run_with(false, 1.0, |h| {
+        tokio::spawn(async move {
+            pause().await;
+            for _ in 0..3 {
+                let _ = h.signals.send(ClusterSignal::Lost("refused".to_owned()));
+            }
+            pause().await;
+            set(&h, "make", &[true, true]);
+            pause().await;
+            let _ = h.signals.send(ClusterSignal::Restored);
+            set(&h, "last", &[true]);
+            pause().await;
+        })
+    })
+    .await;
+    assert_eq!(ending, Ending::Passed);
+    assert_eq!(
+        output.cluster,
+        vec![
+            ClusterSignal::Lost("refused".to_owned()),
+            ClusterSignal::Restored
+        ]
+    );
+}

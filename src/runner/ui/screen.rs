@@ -1,0 +1,429 @@
+//! The learner's screen: step header, explanation, commands, captured values, and a live
+//! checklist (spinners on a terminal, one line per change otherwise).
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use owo_colors::OwoColorize;
+
+use crate::lesson::Step;
+use crate::runner::events::Output;
+use crate::runner::machine::{GoalReport, Machine, StepOutcome, Transition};
+use crate::runner::source::ClusterSignal;
+use crate::runner::ui::styles::Styles;
+
+/// Tick mark for goals and steps that hold.
+pub const TICK: &str = "✔";
+/// Mark for a failed step.
+pub const CROSS: &str = "✘";
+
+struct Live {
+    multi: MultiProgress,
+    bars: Vec<ProgressBar>,
+    hidden: bool,
+}
+
+/// The human-readable output of `run` (interactive or `--no-input`).
+pub struct Screen {
+    styles: Styles,
+    spinners: bool,
+    interactive: bool,
+    width: usize,
+    live: Option<Live>,
+    printed: Vec<String>,
+    started: Instant,
+}
+
+impl Screen {
+    /// A screen on stdout; `spinners` only when stdout is a terminal.
+    pub fn new(styles: Styles, spinners: bool, interactive: bool) -> Self {
+        let width = if spinners {
+            crossterm::terminal::size().map_or(80, |(cols, _)| usize::from(cols))
+        } else {
+            80
+        };
+        Screen {
+            styles,
+            spinners,
+            interactive,
+            width: width.clamp(40, 100),
+            live: None,
+            printed: Vec::new(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Prints text above the live checklist (or plainly when there is none).
+    fn say(&self, text: &str) {
+        let print = || {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        };
+        match &self.live {
+            Some(live) if !live.hidden => live.multi.suspend(print),
+            _ => print(),
+        }
+    }
+
+    fn start_live(&mut self, goals: usize) {
+        if !self.spinners || goals == 0 {
+            return;
+        }
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stdout());
+        let bars = (0..goals)
+            .map(|_| {
+                let bar = multi.add(ProgressBar::new_spinner());
+                bar.set_style(spinner_style());
+                bar.set_message("waiting for the cluster");
+                bar
+            })
+            .collect();
+        self.live = Some(Live {
+            multi,
+            bars,
+            hidden: false,
+        });
+    }
+
+    /// Leaves the checklist on screen as it last was, and stops redrawing it.
+    fn end_live(&mut self) {
+        if let Some(live) = self.live.take() {
+            if live.hidden {
+                let _ = live.multi.clear();
+            }
+            for bar in &live.bars {
+                bar.finish();
+            }
+        }
+    }
+
+    fn goal_line(&self, kind: &str, report: &GoalReport) -> String {
+        if report.met {
+            return format!(
+                "{} {kind}: {}",
+                TICK.style(self.styles.success),
+                report.summary
+            );
+        }
+        // The summary already names the difference; details are for the JSON reason.
+        let mut line = format!("{kind}: {}", report.summary);
+        if let Some(explain) = &report.explain_failure {
+            line.push_str(&format!(" — {}", explain.style(self.styles.hint)));
+        }
+        line
+    }
+
+    fn summary(&self, machine: &Machine, verdict: &str) {
+        let count = |want| {
+            machine
+                .outcomes()
+                .iter()
+                .filter(|(_, o)| *o == want)
+                .count()
+        };
+        let elapsed = self.started.elapsed().as_secs();
+        self.say(&format!(
+            "\n{verdict}: {} passed, {} skipped in this session ({}m{:02}s).",
+            count(StepOutcome::Passed),
+            count(StepOutcome::Skipped),
+            elapsed / 60,
+            elapsed % 60
+        ));
+    }
+}
+
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template("  {spinner} {wide_msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+        .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ")
+}
+
+fn done_style() -> ProgressStyle {
+    ProgressStyle::with_template("  {wide_msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+impl Output for Screen {
+    fn transition(&mut self, machine: &Machine, transition: &Transition) {
+        let steps = &machine.lesson().steps;
+        let total = steps.len();
+        match transition {
+            Transition::StepStarted { index } => {
+                self.end_live();
+                self.printed.clear();
+                let Some(step) = steps.get(*index) else {
+                    return;
+                };
+                let mut text = format!(
+                    "\n{}\n",
+                    format!("Step {}/{total} · {}", index + 1, step.title)
+                        .style(self.styles.heading)
+                );
+                if !step.explain.trim().is_empty() {
+                    text.push_str(&wrap(&step.explain, self.width, "  "));
+                    text.push('\n');
+                }
+                if !step.commands.is_empty() {
+                    text.push_str("\n  Type in your other terminal:\n");
+                    for command in &step.commands {
+                        text.push_str(&format!("    $ {}\n", command.style(self.styles.command)));
+                    }
+                }
+                if !machine.captured().is_empty() {
+                    text.push_str("\n  Values from earlier steps (paste them in your shell):\n");
+                    for (name, value) in machine.captured() {
+                        let line = format!("export {name}={}", shell_quote(value));
+                        text.push_str(&format!("    {}\n", line.style(self.styles.export)));
+                    }
+                }
+                if step.goals.is_empty() {
+                    if self.interactive {
+                        text.push_str(&format!(
+                            "\n  {}",
+                            "Press Enter to continue (q + Enter to quit).".style(self.styles.dim)
+                        ));
+                    }
+                } else {
+                    text.push_str("\n  Goals:");
+                    if self.interactive {
+                        text.push_str(&format!(
+                            "  {}",
+                            "(Enter: menu · h hint · s solution · k skip · q quit)"
+                                .style(self.styles.dim)
+                        ));
+                    }
+                }
+                self.say(&text);
+                self.start_live(step.goals.len());
+            }
+            Transition::StepPassed { index } => {
+                self.end_live();
+                let title = steps.get(*index).map_or("", |s| s.title.as_str());
+                self.say(&format!(
+                    "{} Step {}/{total} passed: {title}",
+                    TICK.style(self.styles.success),
+                    index + 1
+                ));
+            }
+            Transition::StepSkipped { index } => {
+                self.end_live();
+                self.say(&format!("↷ Step {}/{total} skipped", index + 1));
+            }
+            Transition::StepFailed { index, reason } => {
+                self.end_live();
+                self.say(&format!(
+                    "{} Step {}/{total} failed: {reason}",
+                    CROSS.style(self.styles.failure),
+                    index + 1
+                ));
+            }
+            Transition::HintRevealed { hint } => {
+                if let Some(step) = machine.step() {
+                    let text = step.hints.get(*hint).map_or("", String::as_str);
+                    let label = format!("Hint {}/{}:", hint + 1, step.hints.len());
+                    self.say(&format!(
+                        "  {} {}",
+                        label.style(self.styles.hint),
+                        wrap(text, self.width, "  ").trim_start()
+                    ));
+                }
+            }
+            Transition::Quit => {
+                self.end_live();
+                self.say("\nProgress saved. Run the same command again to resume.");
+            }
+            Transition::LessonPassed => {
+                self.end_live();
+                self.summary(machine, "Lesson complete");
+            }
+            Transition::LessonFailed => {
+                self.end_live();
+                self.summary(machine, "Lesson failed");
+            }
+            Transition::GoalMet { .. }
+            | Transition::GoalLost { .. }
+            | Transition::CapturesNeeded => {}
+        }
+    }
+
+    fn goals_updated(&mut self, machine: &Machine) {
+        let Some(step) = machine.step() else {
+            return;
+        };
+        let lines: Vec<(bool, String)> = machine
+            .goals()
+            .iter()
+            .zip(&step.goals)
+            .map(|(report, goal)| (report.met, self.goal_line(goal.kind_name(), report)))
+            .collect();
+        if let Some(live) = &self.live {
+            for (bar, (met, line)) in live.bars.iter().zip(&lines) {
+                bar.set_style(if *met { done_style() } else { spinner_style() });
+                bar.set_message(line.clone());
+            }
+            return;
+        }
+        self.printed.resize(lines.len(), String::new());
+        for (i, (_, line)) in lines.iter().enumerate() {
+            if self.printed[i] != *line {
+                self.say(&format!("  {line}"));
+                self.printed[i] = line.clone();
+            }
+        }
+    }
+
+    fn cluster(&mut self, signal: &ClusterSignal) {
+        match signal {
+            ClusterSignal::Lost(why) => self.say(&format!(
+                "  {} cluster unreachable ({why}), retrying…",
+                "⚠".style(self.styles.warning)
+            )),
+            ClusterSignal::Restored => self.say("  cluster reachable again; checking resumes"),
+            ClusterSignal::Changed => {}
+        }
+    }
+
+    fn echoed(&mut self, lines: u16) {
+        let Some(live) = &mut self.live else {
+            return;
+        };
+        if !live.hidden {
+            // Step back over the echo so the checklist is cleared where it really is.
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "\x1b[{lines}A\r");
+            let _ = out.flush();
+            let _ = live.multi.clear();
+        }
+    }
+
+    fn input_arrived(&mut self, hold: bool) {
+        let Some(live) = &mut self.live else {
+            return;
+        };
+        if hold {
+            live.hidden = true;
+            live.multi.set_draw_target(ProgressDrawTarget::hidden());
+        }
+    }
+
+    fn input_done(&mut self) {
+        if let Some(live) = &mut self.live
+            && live.hidden
+        {
+            live.hidden = false;
+            live.multi.set_draw_target(ProgressDrawTarget::stdout());
+        }
+    }
+
+    fn tick(&mut self) {
+        if let Some(live) = &self.live
+            && !live.hidden
+        {
+            for bar in &live.bars {
+                bar.tick();
+            }
+        }
+    }
+
+    fn solution(&mut self, step: &Step) {
+        if step.solution.is_empty() {
+            self.say("  This step has no written solution.");
+            return;
+        }
+        let mut text = format!(
+            "  {}",
+            "Solution (not run for you; type it yourself):".style(self.styles.hint)
+        );
+        for line in &step.solution {
+            text.push_str(&format!("\n    $ {}", line.style(self.styles.command)));
+        }
+        self.say(&text);
+    }
+
+    fn notice(&mut self, text: &str) {
+        self.say(&format!("  {}", text.style(self.styles.warning)));
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        self.end_live();
+    }
+}
+
+/// Quotes a value for a POSIX shell when it needs it.
+pub fn shell_quote(value: &str) -> String {
+    let safe = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+".contains(c));
+    if safe {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+/// Wraps paragraphs to `width` columns with `indent`; indented lines are kept as written
+/// (they are usually commands or lists).
+pub fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let room = width.saturating_sub(indent.len()).max(20);
+    let mut out: Vec<String> = Vec::new();
+    for paragraph in text.trim().split("\n\n") {
+        if !out.is_empty() {
+            out.push(String::new());
+        }
+        let mut line = String::new();
+        for source in paragraph.lines() {
+            if source.starts_with([' ', '\t', '-', '*', '$']) {
+                if !line.is_empty() {
+                    out.push(format!("{indent}{line}"));
+                    line.clear();
+                }
+                out.push(format!("{indent}{}", source.trim_end()));
+                continue;
+            }
+            for word in source.split_whitespace() {
+                if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > room {
+                    out.push(format!("{indent}{line}"));
+                    line.clear();
+                }
+                if !line.is_empty() {
+                    line.push(' ');
+                }
+                line.push_str(word);
+            }
+        }
+        if !line.is_empty() {
+            out.push(format!("{indent}{line}"));
+        }
+    }
+    out.join("\n")
+}
+
+/// How long to wait between spinner frames.
+pub const SPINNER_TICK: Duration = Duration::from_millis(100);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_keeps_words_whole_and_indented_lines_as_written() {
+        let text = "one two three four five six\nseven\n\n  $ kubectl get pods\nend";
+        assert_eq!(
+            wrap(text, 24, "  "),
+            "  one two three four\n  five six seven\n\n    $ kubectl get pods\n  end"
+        );
+    }
+
+    #[test]
+    fn values_are_quoted_only_when_needed() {
+        assert_eq!(shell_quote("web-7d9f-abc"), "web-7d9f-abc");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

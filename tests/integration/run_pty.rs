@@ -1,0 +1,192 @@
+//! The interactive screen of `kubetutor run` in a real terminal (tmux): first step shown, a
+//! tick after the learner's command, hint and quit, resume, and Ctrl-C (outside and inside a
+//! prompt) leaving the terminal sane.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use crate::run_json::{World, lesson_path};
+
+/// A private tmux server with one 120x40 shell window.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(dir: &Path) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!("\n!!!!!!!! SKIPPING a PTY test: tmux is not installed.\n");
+            return None;
+        }
+        // One private server per test: tests run in parallel in one process.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmux = Tmux {
+            socket: format!("kubetutor-pty-{}-{n}", std::process::id()),
+        };
+        let out = tmux.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "main",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "bash --norc --noprofile",
+        ]);
+        assert!(out.status.success(), "tmux starts: {out:?}");
+        tmux.line(&format!(
+            "export PS1='$ ' HOME={0} XDG_STATE_HOME={0}/state KUBECONFIG={0}/kubeconfig; unset NO_COLOR CI",
+            dir.display()
+        ));
+        Some(tmux)
+    }
+
+    fn cmd(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend_from_slice(keys);
+        assert!(self.cmd(&args).status.success());
+    }
+
+    fn line(&self, text: &str) {
+        self.keys(&["-l", text]);
+        self.keys(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout)
+            .into_owned()
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the screen never showed {text:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+fn sane_terminal(tmux: &Tmux, dir: &Path, name: &str) {
+    let file = dir.join(name);
+    tmux.line(&format!("stty -a > {}", file.display()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let stty = loop {
+        if let Ok(text) = std::fs::read_to_string(&file)
+            && text.contains("icanon")
+        {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "stty never ran");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let flags: Vec<&str> = stty.split([' ', ';', '\n']).collect();
+    for flag in ["echo", "icanon", "isig"] {
+        assert!(flags.contains(&flag), "{flag} is off after Ctrl-C:\n{stty}");
+    }
+}
+
+#[test]
+fn the_interactive_screen_ticks_goals_gives_hints_quits_resumes_and_survives_ctrl_c() {
+    let Some(world) = World::start() else { return };
+    let Some(tmux) = Tmux::start(world.dir.path()) else {
+        return;
+    };
+    // Each run clears the screen and prints its own markers, so nothing stale matches.
+    let run = |n: u32| {
+        format!(
+            "clear; printf 'RUN-%s\\n' {n}; {} run {} --context kubetutor-sandbox; echo EXIT-{n}:$?",
+            assert_cmd::cargo::cargo_bin("kubetutor").display(),
+            lesson_path().display()
+        )
+    };
+
+    tmux.line(&run(1));
+    tmux.wait_for("RUN-1");
+    tmux.wait_for("Step 1/5 · Read first");
+    tmux.wait_for("Press Enter to continue");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Step 2/5 · Create the deployment");
+    tmux.wait_for("$ kubectl create deployment web --image=example/web:v1");
+
+    tmux.line("h");
+    tmux.wait_for("Hint 1/1: kubectl create deployment takes --image");
+
+    assert!(world.kubectl("kubectl create deployment web --image=example/web:v1"));
+    let screen = tmux.wait_for("✔ Step 2/5 passed");
+    assert!(
+        screen.contains("✔ deployed: "),
+        "the goal is ticked:\n{screen}"
+    );
+    let screen = tmux.wait_for("Step 3/5 · Expose it");
+    assert!(screen.contains("export POD=web-"), "{screen}");
+
+    tmux.line("q");
+    tmux.wait_for("EXIT-1:0");
+
+    // The next run resumes; Ctrl-C inside the menu (inquire's raw mode) exits 130.
+    tmux.line(&run(2));
+    tmux.wait_for("RUN-2");
+    tmux.wait_for("Resuming at step 3/5 · Expose it");
+    tmux.wait_for("exposed: ");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("What now?");
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("EXIT-2:130");
+    sane_terminal(&tmux, world.dir.path(), "stty-menu.txt");
+
+    // Ctrl-C outside any prompt exits 130 too, and the step is still the one to resume.
+    tmux.line(&run(3));
+    tmux.wait_for("RUN-3");
+    tmux.wait_for("Resuming at step 3/5 · Expose it");
+    tmux.wait_for("exposed: ");
+    tmux.keys(&["C-c"]);
+    let screen = tmux.wait_for("EXIT-3:130");
+    assert!(screen.contains("Progress saved"), "{screen}");
+    sane_terminal(&tmux, world.dir.path(), "stty-loop.txt");
+}
+
+#[test]
+fn the_learner_is_asked_before_a_cluster_that_is_not_a_practice_one() {
+    let Some(world) = World::start() else { return };
+    let Some(tmux) = Tmux::start(world.dir.path()) else {
+        return;
+    };
+    let prod = crate::run_sandbox::prod_kubeconfig(&world);
+    tmux.line(&format!(
+        "clear; KUBECONFIG={} {} run {}; echo EXIT-1:$?",
+        prod.display(),
+        assert_cmd::cargo::cargo_bin("kubetutor").display(),
+        lesson_path().display()
+    ));
+    tmux.wait_for("does not look like a practice cluster");
+    tmux.line("n");
+    let screen = tmux.wait_for("EXIT-1:2");
+    assert!(
+        screen.contains("not using context prod-cluster"),
+        "{screen}"
+    );
+}
