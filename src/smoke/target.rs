@@ -79,6 +79,11 @@ impl Target {
             }
         };
         let namespace = lesson.namespace.clone();
+        // Solution commands without `-n` must land in the lesson's namespace.
+        let sandbox_config = Kubeconfig::read_from(&kubeconfig)
+            .map_err(|err| SmokeError::Kubeconfig(err.to_string()))?;
+        let kubeconfig = dir.path.join("solutions.kubeconfig");
+        write_kubeconfig(sandbox_config, &kubeconfig, cluster.context(), &namespace)?;
         cluster
             .ensure_namespace(&namespace, NAMESPACE_TIMEOUT)
             .await
@@ -107,7 +112,9 @@ impl Target {
         .map_err(|source| SmokeError::Cluster(Box::new(source)))?;
         let namespace = fresh_namespace(&lesson.namespace);
         let kubeconfig = dir.path.join("kubeconfig");
-        write_kubeconfig(&kubeconfig, cluster.context(), &namespace)?;
+        let user_config =
+            Kubeconfig::read().map_err(|err| SmokeError::Kubeconfig(err.to_string()))?;
+        write_kubeconfig(user_config, &kubeconfig, cluster.context(), &namespace)?;
         cluster
             .ensure_namespace(&namespace, NAMESPACE_TIMEOUT)
             .await
@@ -156,11 +163,15 @@ pub fn fresh_namespace(base: &str) -> String {
     format!("{}-check-{suffix}", base.trim_end_matches('-'))
 }
 
-/// A copy of the user's kubeconfig whose current context is `context`, with `namespace` as its
-/// namespace. It holds credentials: written owner-only, in a private directory.
-fn write_kubeconfig(path: &Path, context: &str, namespace: &str) -> Result<(), SmokeError> {
+/// A copy of `config` whose current context is `context`, with `namespace` as its namespace.
+/// It holds credentials: written owner-only, in a private directory.
+fn write_kubeconfig(
+    mut config: Kubeconfig,
+    path: &Path,
+    context: &str,
+    namespace: &str,
+) -> Result<(), SmokeError> {
     let fail = |why: String| SmokeError::Kubeconfig(why);
-    let mut config = Kubeconfig::read().map_err(|err| fail(err.to_string()))?;
     config.current_context = Some(context.to_owned());
     let entry = config
         .contexts
