@@ -19,7 +19,7 @@ use crate::runner::source::GoalSource;
 use crate::runner::ui::screen::Screen;
 use crate::runner::ui::styles::Styles;
 use crate::runner::ui::{prompt, restore_terminal};
-use crate::runner::{JsonOutput, live};
+use crate::runner::{JsonOutput, session};
 
 /// How the run talks to the learner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,8 +93,8 @@ async fn run_async(args: RunArgs) -> Result<ExitCode, Error> {
         other => Error::Other(other.into()),
     })?;
 
-    let sandbox_dir = live::sandbox_dir(&state_dir, &progress::lesson_key(&loaded.canonical));
-    let mut session = live::connect(&args, &lesson, &namespace, &sandbox_dir, mode).await?;
+    let sandbox_dir = session::sandbox_dir(&state_dir, &progress::lesson_key(&loaded.canonical));
+    let mut connected = session::connect(&args, &lesson, &namespace, &sandbox_dir, mode).await?;
 
     if args.reset {
         mode.say("Progress reset: starting at step 1.");
@@ -109,7 +109,7 @@ async fn run_async(args: RunArgs) -> Result<ExitCode, Error> {
         let mut output = JsonOutput::new(std::io::stdout());
         drive(
             machine,
-            &mut session.source,
+            &mut connected.source,
             &mut output,
             progress,
             &progress_path,
@@ -122,7 +122,7 @@ async fn run_async(args: RunArgs) -> Result<ExitCode, Error> {
         let mut output = Screen::new(styles, spinners, mode.interactive);
         drive(
             machine,
-            &mut session.source,
+            &mut connected.source,
             &mut output,
             progress,
             &progress_path,
@@ -130,7 +130,7 @@ async fn run_async(args: RunArgs) -> Result<ExitCode, Error> {
         )
         .await
     };
-    session.shutdown().await;
+    connected.shutdown().await;
     match ending? {
         Ending::Passed | Ending::Quit => Ok(ExitCode::from(EXIT_OK)),
         Ending::Failed => Ok(ExitCode::from(EXIT_FAILED)),

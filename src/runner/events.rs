@@ -151,6 +151,7 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
         let mut ticks = tokio::time::interval(self.config.tick);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut input_open = true;
+        let mut lost = false;
         loop {
             while let Some(transition) = queue.pop_front() {
                 self.output.transition(self.machine, &transition);
@@ -201,8 +202,18 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
 
             match event {
                 Event::Cluster(signal) => {
-                    if !matches!(signal, ClusterSignal::Changed) {
-                        self.output.cluster(&signal);
+                    match &signal {
+                        ClusterSignal::Lost(_) if !lost => {
+                            lost = true;
+                            self.output.cluster(&signal);
+                        }
+                        // Changes flowing again mean the cluster is back, even if its
+                        // `Restored` is still on its way.
+                        ClusterSignal::Changed | ClusterSignal::Restored if lost => {
+                            lost = false;
+                            self.output.cluster(&ClusterSignal::Restored);
+                        }
+                        _ => {}
                     }
                     if !matches!(signal, ClusterSignal::Lost(_)) {
                         queue.extend(self.evaluate().await);

@@ -8,6 +8,7 @@ pub mod json;
 pub mod live;
 pub mod machine;
 pub mod progress;
+pub mod session;
 pub mod source;
 pub mod ui;
 

@@ -7,6 +7,7 @@ mod common;
 mod lint;
 mod run_json;
 mod run_pty;
+mod run_sandbox;
 mod sandbox_controllers;
 mod sandbox_junk;
 mod sandbox_kube;

@@ -120,33 +120,16 @@ impl World {
 
     /// Starts `kubetutor run` on the lesson against this sandbox, with extra arguments.
     pub fn run(&self, extra: &[&str]) -> RunChild {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("kubetutor"))
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin("kubetutor"));
+        command
             .arg("run")
             .arg(&self.lesson)
             .args(["--context", "kubetutor-sandbox", "--no-input", "--json"])
             .args(extra)
-            .env_remove("NO_COLOR")
-            .env_remove("CI")
-            .env_remove("RUST_LOG")
             .env("KUBECONFIG", self.kubeconfig())
             .env("XDG_STATE_HOME", self.dir.path().join("state"))
-            .env("HOME", self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kubetutor starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        RunChild { child, lines: rx }
+            .env("HOME", self.dir.path());
+        RunChild::spawn(command)
     }
 }
 
@@ -165,6 +148,30 @@ pub struct RunChild {
 }
 
 impl RunChild {
+    /// Starts `command` (a `kubetutor run`) with a scrubbed environment and piped output.
+    pub fn spawn(mut command: Command) -> RunChild {
+        let mut child = command
+            .env_remove("NO_COLOR")
+            .env_remove("CI")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubetutor starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        RunChild { child, lines: rx }
+    }
+
     /// The next event; every stdout line must be a JSON object with `event` and `ts`.
     pub fn next(&mut self) -> Option<Value> {
         let line = self.lines.recv_timeout(Duration::from_secs(60)).ok()?;
@@ -177,6 +184,11 @@ impl RunChild {
             "ts is not RFC 3339 with milliseconds: {line}"
         );
         Some(value)
+    }
+
+    /// Stops the process (a test that has seen enough).
+    pub fn kill(&mut self) -> std::io::Result<()> {
+        self.child.kill()
     }
 
     /// Waits for the process and returns its exit code and stderr.

@@ -19,8 +19,11 @@ impl Tmux {
             eprintln!("\n!!!!!!!! SKIPPING a PTY test: tmux is not installed.\n");
             return None;
         }
+        // One private server per test: tests run in parallel in one process.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tmux = Tmux {
-            socket: format!("kubetutor-pty-{}", std::process::id()),
+            socket: format!("kubetutor-pty-{}-{n}", std::process::id()),
         };
         let out = tmux.cmd(&[
             "new-session",
@@ -164,4 +167,26 @@ fn the_interactive_screen_ticks_goals_gives_hints_quits_resumes_and_survives_ctr
     let screen = tmux.wait_for("EXIT-3:130");
     assert!(screen.contains("Progress saved"), "{screen}");
     sane_terminal(&tmux, world.dir.path(), "stty-loop.txt");
+}
+
+#[test]
+fn the_learner_is_asked_before_a_cluster_that_is_not_a_practice_one() {
+    let Some(world) = World::start() else { return };
+    let Some(tmux) = Tmux::start(world.dir.path()) else {
+        return;
+    };
+    let prod = crate::run_sandbox::prod_kubeconfig(&world);
+    tmux.line(&format!(
+        "clear; KUBECONFIG={} {} run {}; echo EXIT-1:$?",
+        prod.display(),
+        assert_cmd::cargo::cargo_bin("kubetutor").display(),
+        lesson_path().display()
+    ));
+    tmux.wait_for("does not look like a practice cluster");
+    tmux.line("n");
+    let screen = tmux.wait_for("EXIT-1:2");
+    assert!(
+        screen.contains("not using context prod-cluster"),
+        "{screen}"
+    );
 }

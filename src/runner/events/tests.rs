@@ -333,3 +333,30 @@ async fn ctrl_c_ends_the_loop_as_interrupted() {
     assert_eq!(ending, Ending::Interrupted);
     assert_eq!(machine.index(), 0);
 }
+
+#[tokio::test]
+async fn a_loss_is_reported_once_and_changes_flowing_again_count_as_restored() {
+    let (ending, output, _, _) = run_with(false, 1.0, |h| {
+        tokio::spawn(async move {
+            pause().await;
+            for _ in 0..3 {
+                let _ = h.signals.send(ClusterSignal::Lost("refused".to_owned()));
+            }
+            pause().await;
+            set(&h, "make", &[true, true]);
+            pause().await;
+            let _ = h.signals.send(ClusterSignal::Restored);
+            set(&h, "last", &[true]);
+            pause().await;
+        })
+    })
+    .await;
+    assert_eq!(ending, Ending::Passed);
+    assert_eq!(
+        output.cluster,
+        vec![
+            ClusterSignal::Lost("refused".to_owned()),
+            ClusterSignal::Restored
+        ]
+    );
+}

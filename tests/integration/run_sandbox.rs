@@ -1,0 +1,116 @@
+//! `kubetutor run` starting the embedded sandbox itself: when asked, and when no kubeconfig
+//! context answers; the learner's kubectl uses the KUBECONFIG line it prints.
+
+use std::process::Command;
+
+use crate::common::real_kubectl;
+use crate::run_json::{RunChild, lesson_path};
+
+#[test]
+fn without_a_cluster_run_starts_the_sandbox_and_says_how_to_reach_it() {
+    let Some(kubectl) = real_kubectl() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("kubetutor"));
+    command
+        .arg("run")
+        .arg(lesson_path())
+        .arg("--json")
+        .env_remove("KUBECONFIG")
+        .env("HOME", dir.path())
+        .env("XDG_STATE_HOME", dir.path().join("state"));
+    let mut run = RunChild::spawn(command);
+    while let Some(event) = run.next() {
+        if event["event"] == "step_started" && event["step"] == "create" {
+            break;
+        }
+    }
+    let state = dir.path().join("state/kubetutor/sandbox");
+    let kubeconfig = std::fs::read_dir(&state)
+        .expect("the sandbox keeps its files under the state dir")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().join("kubeconfig"))
+        .find(|path| path.exists())
+        .expect("a kubeconfig was written");
+    let out = Command::new(kubectl)
+        .args(["-n", "run-basics", "create", "deployment", "web"])
+        .arg("--image=example/web:v1")
+        .env("KUBECONFIG", &kubeconfig)
+        .env("KUBECACHEDIR", dir.path().join("cache"))
+        .env("HOME", dir.path())
+        .output()
+        .expect("kubectl runs");
+    assert!(out.status.success(), "{out:?}");
+    while let Some(event) = run.next() {
+        if event["event"] == "step_passed" {
+            assert_eq!(event["step"], "create");
+            break;
+        }
+    }
+    let _ = run.kill();
+    let (_, stderr) = run.finish();
+    assert!(
+        stderr.contains("No kubeconfig context answers"),
+        "says why it starts the sandbox: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("export KUBECONFIG={}", kubeconfig.display())),
+        "prints the line to paste: {stderr}"
+    );
+}
+
+#[test]
+fn a_cluster_that_is_not_a_practice_one_needs_yes() {
+    let Some(world) = crate::run_json::World::start() else {
+        return;
+    };
+    let prod_path = prod_kubeconfig(&world);
+    let command = |extra: &[&str]| {
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin("kubetutor"));
+        command
+            .arg("run")
+            .arg(lesson_path())
+            .args(extra)
+            .env("KUBECONFIG", &prod_path)
+            .env("HOME", world.dir.path())
+            .env("XDG_STATE_HOME", world.dir.path().join("state"));
+        command
+    };
+
+    let run = RunChild::spawn(command(&["--no-input"]));
+    let (code, stderr) = run.finish();
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("context prod-cluster")
+            && stderr.contains("does not look like a practice cluster")
+            && stderr.contains("--yes"),
+        "{stderr}"
+    );
+
+    let mut run = RunChild::spawn(command(&["--json", "--yes"]));
+    let first = run.next().expect("the lesson starts with --yes");
+    assert_eq!(first["event"], "step_started");
+    let _ = run.kill();
+}
+
+/// A kubeconfig for `world`'s sandbox that looks like a remote cluster named `prod-cluster`
+/// (0.0.0.0 still reaches the sandbox on Linux).
+pub fn prod_kubeconfig(world: &crate::run_json::World) -> std::path::PathBuf {
+    let kubeconfig = std::fs::read_to_string(world.kubeconfig()).expect("kubeconfig");
+    let prod: String = kubeconfig
+        .lines()
+        .map(|line| {
+            if line.trim_start().starts_with("certificate-authority-data:") {
+                "    insecure-skip-tls-verify: true".to_owned()
+            } else {
+                line.replace("https://127.0.0.1", "https://0.0.0.0")
+                    .replace("kubetutor-sandbox", "prod-cluster")
+            }
+        })
+        .map(|line| line + "\n")
+        .collect();
+    let prod_path = world.dir.path().join("prod-kubeconfig");
+    std::fs::write(&prod_path, prod).expect("write kubeconfig");
+    prod_path
+}
