@@ -12,3 +12,4 @@ pub mod k8s;
 pub mod lesson;
 pub mod runner;
 pub mod sandbox;
+pub mod smoke;

@@ -1,5 +1,6 @@
 //! One module per subcommand: each turns parsed arguments into an exit code.
 
+pub mod check;
 pub mod lint;
 pub mod list;
 pub mod run;
@@ -9,7 +10,6 @@ pub mod schema;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
-use crate::error::Error;
 
 /// Runs the chosen subcommand and maps its outcome to an exit code.
 pub fn dispatch(cli: Cli) -> ExitCode {
@@ -19,9 +19,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::List(args) => list::run(&args),
         Command::Sandbox(args) => sandbox::run(args),
         Command::Run(args) => run::run(args),
-        Command::Check(_) => Err(Error::Usage(
-            "this command is not available in this build yet".to_owned(),
-        )),
+        Command::Check(args) => check::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,356 @@
+//! Check mode: play each lesson as a learner who gets everything right, by running every
+//! step's solution and confirming its goals, and report per step (`kubetutor check`).
+//!
+//! The waiting is the runner's own loop (`runner::events::Loop`) on a one-step machine, with
+//! [`source::SolvingSource`] running the solution once the step's baseline is taken; this
+//! module adds what CI needs around it: a clean cluster per lesson, the lesson-bug check,
+//! failure diagnostics, and results for the reports.
+
+pub mod report;
+pub mod solution;
+pub mod source;
+pub mod target;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::check::{ObjectRef, involved_objects, step_requirements};
+use crate::lesson::{Lesson, Step};
+use crate::runner::events::{Ending, InputMode, Loop, LoopConfig};
+use crate::runner::json::JsonWriter;
+use crate::runner::live::LiveSource;
+use crate::runner::machine::Machine;
+use crate::smoke::solution::{SolutionEnv, first_failure, run_solution, transcript};
+use crate::smoke::source::{SolvingSource, StepOutput};
+use crate::smoke::target::Target;
+
+/// How often steps with `http` goals are re-judged (the live source re-probes at its own pace).
+const HTTP_POLL: Duration = Duration::from_millis(500);
+/// How long the failure diagnostics may take to list objects.
+const DIAGNOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Objects whose events a failure report lists, at most.
+const MAX_EVENT_OBJECTS: usize = 6;
+
+/// Why check mode could not run a lesson at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SmokeError {
+    /// The embedded sandbox did not start.
+    #[error("failed to start the embedded sandbox")]
+    Sandbox(#[source] Box<crate::sandbox::SandboxError>),
+    /// The cluster could not be reached or prepared.
+    #[error("failed to prepare the cluster")]
+    Cluster(#[source] Box<crate::cluster::ClusterError>),
+    /// The private kubeconfig for solution commands could not be written.
+    #[error("failed to write a kubeconfig for the solution commands: {0}")]
+    Kubeconfig(String),
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Its solution ran and its goals held.
+    Passed,
+    /// Something went wrong.
+    Failed {
+        /// One line: what failed.
+        reason: String,
+        /// Expected vs actual per unmet goal, events and pod states, one per line.
+        details: Vec<String>,
+    },
+    /// Not run (`--fail-fast` after an earlier failure).
+    Skipped,
+}
+
+/// One step's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepResult {
+    /// Step id.
+    pub id: String,
+    /// Step title.
+    pub title: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// From the step's start to its end (solution and wait).
+    pub duration: Duration,
+    /// The solution's transcript (`$ command` and its output).
+    pub output: String,
+}
+
+impl StepResult {
+    fn skipped(step: &Step) -> Self {
+        StepResult {
+            id: step.id.clone(),
+            title: step.title.clone(),
+            outcome: Outcome::Skipped,
+            duration: Duration::ZERO,
+            output: String::new(),
+        }
+    }
+}
+
+/// Tunables of a check run.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckConfig {
+    /// Multiplies every step timeout.
+    pub timeout_scale: f64,
+    /// Stop at the first failing step.
+    pub fail_fast: bool,
+}
+
+/// Checks every step of `lesson` on `target` in order; `on_step` hears each result as it
+/// comes. Under `fail_fast` the steps after a failure are returned as skipped.
+pub async fn check_lesson<W: Write>(
+    lesson: &Lesson,
+    target: &Target,
+    config: CheckConfig,
+    mut json: Option<&mut JsonWriter<W>>,
+    on_step: &mut dyn FnMut(&StepResult),
+) -> Vec<StepResult> {
+    let mut source = LiveSource::new(target.cluster.clone(), target.namespace.clone());
+    let mut captured = BTreeMap::new();
+    let mut results = Vec::with_capacity(lesson.steps.len());
+    let mut stopped = false;
+    for step in &lesson.steps {
+        let result = if stopped {
+            StepResult::skipped(step)
+        } else {
+            let env = SolutionEnv {
+                kubeconfig: target.kubeconfig.clone(),
+                namespace: target.namespace.clone(),
+                timeout: step.timeout().mul_f64(config.timeout_scale.max(0.0)),
+            };
+            check_step(
+                lesson,
+                step,
+                &mut source,
+                &mut captured,
+                &env,
+                config,
+                target,
+                json.as_deref_mut(),
+            )
+            .await
+        };
+        if let Some(json) = json.as_deref_mut() {
+            write_step_end(json, &result);
+        }
+        if config.fail_fast && matches!(result.outcome, Outcome::Failed { .. }) {
+            stopped = true;
+        }
+        on_step(&result);
+        results.push(result);
+    }
+    results
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one step's whole context, called once"
+)]
+async fn check_step<W: Write>(
+    lesson: &Lesson,
+    step: &Step,
+    live: &mut LiveSource,
+    captured: &mut BTreeMap<String, String>,
+    env: &SolutionEnv,
+    config: CheckConfig,
+    target: &Target,
+    mut json: Option<&mut JsonWriter<W>>,
+) -> StepResult {
+    let started = Instant::now();
+    // A one-step lesson: the runner's machine and loop then play exactly this step.
+    let one = Lesson {
+        steps: vec![step.clone()],
+        ..lesson.clone()
+    };
+    let mut machine = Machine::new(one, 0, captured.clone());
+    let finish = |outcome: Outcome, output: String| StepResult {
+        id: step.id.clone(),
+        title: step.title.clone(),
+        outcome,
+        duration: started.elapsed(),
+        output,
+    };
+
+    if step.goals.is_empty() {
+        let mut output = StepOutput::new(json.as_deref_mut());
+        for transition in machine.start() {
+            crate::runner::events::Output::transition(&mut output, &machine, &transition);
+        }
+        let runs = run_solution(&step.solution, captured, env).await;
+        let outcome = match first_failure(&runs) {
+            Some(reason) => Outcome::Failed {
+                reason,
+                details: Vec::new(),
+            },
+            None => Outcome::Passed,
+        };
+        return finish(outcome, transcript(&runs));
+    }
+
+    let snapshot = captured.clone();
+    let mut source = SolvingSource::new(live, &snapshot, env);
+    let mut output = StepOutput::new(json);
+    let (_input_tx, input_rx) = tokio::sync::mpsc::unbounded_channel();
+    let ending = Loop {
+        machine: &mut machine,
+        source: &mut source,
+        output: &mut output,
+        input: input_rx,
+        input_mode: Arc::new(Mutex::new(InputMode::Idle)),
+        save: &mut |_: &Machine| {},
+        config: LoopConfig {
+            interactive: false,
+            http_poll: HTTP_POLL,
+            timeout_scale: config.timeout_scale,
+            ..LoopConfig::default()
+        },
+    }
+    .run()
+    .await;
+    let transcript = transcript(&source.runs);
+    let outcome = match ending {
+        Ok(Ending::Passed) => {
+            captured.extend(machine.captured().clone());
+            match source.lesson_bug.take() {
+                Some(reason) => Outcome::Failed {
+                    reason,
+                    details: vec![
+                        "a learner would pass this step without doing anything: give it a goal \
+                         that only its commands make true, or make it a reading step (no goals)"
+                            .to_owned(),
+                    ],
+                },
+                None => Outcome::Passed,
+            }
+        }
+        Ok(Ending::Failed) => {
+            let mut details = unmet_goals(&machine, step);
+            details.extend(diagnose(target, step, &machine).await);
+            Outcome::Failed {
+                reason: output
+                    .failed
+                    .take()
+                    .unwrap_or_else(|| machine.unmet_reason()),
+                details,
+            }
+        }
+        Ok(Ending::Quit | Ending::Interrupted) => Outcome::Failed {
+            reason: "interrupted".to_owned(),
+            details: Vec::new(),
+        },
+        Err(err) => Outcome::Failed {
+            reason: source
+                .solution_failure
+                .take()
+                .unwrap_or_else(|| error_chain(&err)),
+            details: Vec::new(),
+        },
+    };
+    finish(outcome, transcript)
+}
+
+/// Expected vs actual for each goal that does not hold, as the checklist words it.
+fn unmet_goals(machine: &Machine, step: &Step) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (index, (report, goal)) in machine.goals().iter().zip(&step.goals).enumerate() {
+        if report.met {
+            continue;
+        }
+        lines.push(format!(
+            "goal {} ({}): {}",
+            index + 1,
+            goal.kind_name(),
+            report.summary
+        ));
+        lines.extend(report.details.iter().map(|d| format!("  {d}")));
+        if let Some(why) = &report.explain_failure {
+            lines.push(format!("  {why}"));
+        }
+    }
+    lines
+}
+
+/// Recent events and pod states of the objects the unmet goals are about.
+async fn diagnose(target: &Target, step: &Step, machine: &Machine) -> Vec<String> {
+    let ns = &target.namespace;
+    let specs = step_requirements(&step.goals, &[], ns);
+    let Ok(watch) = target.cluster.watch(specs).await else {
+        return Vec::new();
+    };
+    let _ = watch.wait_synced(DIAGNOSE_TIMEOUT).await;
+    let world = watch.world();
+    drop(watch);
+    let mut objects: BTreeSet<ObjectRef> = BTreeSet::new();
+    let mut selectors: BTreeSet<String> = BTreeSet::new();
+    for (report, goal) in machine.goals().iter().zip(&step.goals) {
+        if report.met {
+            continue;
+        }
+        let involved = involved_objects(goal, &world, ns);
+        objects.extend(involved.objects);
+        selectors.extend(involved.pod_selector);
+    }
+    let mut lines = Vec::new();
+    for object in objects.iter().take(MAX_EVENT_OBJECTS) {
+        if let Ok(events) = target
+            .cluster
+            .recent_events(ns, &object.kind, &object.name)
+            .await
+            && !events.is_empty()
+        {
+            lines.push(format!("events of {} {}:", object.kind, object.name));
+            lines.extend(events.iter().map(|e| format!("  {e}")));
+        }
+    }
+    for selector in &selectors {
+        if let Ok(pods) = target.cluster.pod_states(ns, selector).await {
+            lines.push(format!("pods matching {selector}:"));
+            if pods.is_empty() {
+                lines.push("  none".to_owned());
+            }
+            lines.extend(pods.iter().map(|p| format!("  {p}")));
+        }
+    }
+    lines
+}
+
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn write_step_end<W: Write>(json: &mut JsonWriter<W>, result: &StepResult) {
+    let millis = u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX);
+    let written = match &result.outcome {
+        Outcome::Passed => json.write(
+            "step_passed",
+            json!({"step": result.id, "duration_ms": millis}),
+        ),
+        Outcome::Failed { reason, details } => json.write(
+            "step_failed",
+            json!({
+                "step": result.id,
+                "reason": reason,
+                "details": details,
+                "output": result.output,
+                "duration_ms": millis,
+            }),
+        ),
+        Outcome::Skipped => json.write("step_skipped", json!({"step": result.id})),
+    };
+    if let Err(err) = written {
+        tracing::warn!("failed to write a JSON event: {err}");
+    }
+}

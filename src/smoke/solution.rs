@@ -1,0 +1,217 @@
+//! Running a step's solution commands: `sh -c` each, with the cluster's kubeconfig, the
+//! captured values and a timeout, output captured.
+//!
+//! A command fails the step when it exits non-zero; authors who expect a failure (a `curl` to
+//! a deleted Service) end the command with `|| true`, which the shell already honours.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+/// Where and how solution commands run.
+#[derive(Debug, Clone)]
+pub struct SolutionEnv {
+    /// The kubeconfig of the cluster being checked (its context's namespace is the lesson's).
+    pub kubeconfig: PathBuf,
+    /// The namespace the lesson works in, exported as `NAMESPACE`.
+    pub namespace: String,
+    /// How long one command may run.
+    pub timeout: Duration,
+}
+
+/// One command that ran (or could not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandRun {
+    /// The command as the lesson wrote it.
+    pub command: String,
+    /// Why it failed, if it did: exit status, timeout, or a spawn error.
+    pub failure: Option<String>,
+    /// Its stdout and stderr, interleaved by stream (stdout first).
+    pub output: String,
+}
+
+/// Runs `commands` in order, stopping at the first failure; returns every run so far.
+pub async fn run_solution(
+    commands: &[String],
+    captured: &BTreeMap<String, String>,
+    env: &SolutionEnv,
+) -> Vec<CommandRun> {
+    let mut runs = Vec::with_capacity(commands.len());
+    for command in commands {
+        let run = run_one(command, captured, env).await;
+        let failed = run.failure.is_some();
+        runs.push(run);
+        if failed {
+            break;
+        }
+    }
+    runs
+}
+
+/// The first failure among `runs`, as `` `cmd` failed: why ``.
+pub fn first_failure(runs: &[CommandRun]) -> Option<String> {
+    runs.iter().find_map(|run| {
+        run.failure
+            .as_ref()
+            .map(|why| format!("solution command `{}` failed: {why}", run.command))
+    })
+}
+
+/// The runs as a transcript: `$ command` then its output, for reports.
+pub fn transcript(runs: &[CommandRun]) -> String {
+    let mut text = String::new();
+    for run in runs {
+        text.push_str("$ ");
+        text.push_str(&run.command);
+        text.push('\n');
+        text.push_str(&run.output);
+        if !run.output.is_empty() && !run.output.ends_with('\n') {
+            text.push('\n');
+        }
+        if let Some(why) = &run.failure {
+            text.push_str(&format!("[{why}]\n"));
+        }
+    }
+    text
+}
+
+async fn run_one(
+    command: &str,
+    captured: &BTreeMap<String, String>,
+    env: &SolutionEnv,
+) -> CommandRun {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(command)
+        .env("KUBECONFIG", &env.kubeconfig)
+        .env("NAMESPACE", &env.namespace)
+        .envs(captured)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    // Its own process group, so a timeout can stop kubectl too, not just the shell.
+    cmd.process_group(0);
+    let child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            return CommandRun {
+                command: command.to_owned(),
+                failure: Some(format!("failed to start sh: {err}")),
+                output: String::new(),
+            };
+        }
+    };
+    let pid = child.id();
+    match tokio::time::timeout(env.timeout, child.wait_with_output()).await {
+        Ok(Ok(out)) => {
+            let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+            output.push_str(&String::from_utf8_lossy(&out.stderr));
+            let failure = (!out.status.success()).then(|| match out.status.code() {
+                Some(code) => format!("exit status {code}"),
+                None => "killed by a signal".to_owned(),
+            });
+            CommandRun {
+                command: command.to_owned(),
+                failure,
+                output,
+            }
+        }
+        Ok(Err(err)) => CommandRun {
+            command: command.to_owned(),
+            failure: Some(format!("failed to wait for it: {err}")),
+            output: String::new(),
+        },
+        Err(_) => {
+            if let Some(pid) = pid {
+                kill_group(pid);
+            }
+            CommandRun {
+                command: command.to_owned(),
+                failure: Some(format!(
+                    "still running after {}s",
+                    env.timeout.as_secs_f64().ceil()
+                )),
+                output: String::new(),
+            }
+        }
+    }
+}
+
+/// Kills the command's whole process group (the shell and what it started).
+fn kill_group(pid: u32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(timeout: Duration) -> SolutionEnv {
+        SolutionEnv {
+            kubeconfig: PathBuf::from("/nonexistent/kubeconfig"),
+            namespace: "lab".to_owned(),
+            timeout,
+        }
+    }
+
+    #[tokio::test]
+    async fn commands_see_the_kubeconfig_namespace_and_captures() {
+        let captured = BTreeMap::from([("POD".to_owned(), "web-1".to_owned())]);
+        let runs = run_solution(
+            &["echo $KUBECONFIG $NAMESPACE $POD".to_owned()],
+            &captured,
+            &env(Duration::from_secs(10)),
+        )
+        .await;
+        assert_eq!(runs[0].output, "/nonexistent/kubeconfig lab web-1\n");
+        assert_eq!(runs[0].failure, None);
+    }
+
+    #[tokio::test]
+    async fn a_failing_command_stops_the_solution_unless_it_ends_with_or_true() {
+        let commands = [
+            "false || true".to_owned(),
+            "echo oops >&2; exit 3".to_owned(),
+            "echo never".to_owned(),
+        ];
+        let runs = run_solution(&commands, &BTreeMap::new(), &env(Duration::from_secs(10))).await;
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0].failure, None);
+        assert_eq!(runs[1].failure.as_deref(), Some("exit status 3"));
+        assert_eq!(
+            first_failure(&runs).as_deref(),
+            Some("solution command `echo oops >&2; exit 3` failed: exit status 3")
+        );
+        assert_eq!(
+            transcript(&runs),
+            "$ false || true\n$ echo oops >&2; exit 3\noops\n[exit status 3]\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_command_that_hangs_is_stopped_at_the_timeout() {
+        let started = std::time::Instant::now();
+        let runs = run_solution(
+            &["sleep 30".to_owned()],
+            &BTreeMap::new(),
+            &env(Duration::from_millis(300)),
+        )
+        .await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(
+            runs[0]
+                .failure
+                .as_deref()
+                .is_some_and(|f| f.contains("still running")),
+            "{runs:?}"
+        );
+    }
+}

@@ -1,0 +1,241 @@
+//! The cluster one lesson is checked on: a fresh in-process sandbox, or a fresh namespace on a
+//! kubeconfig context, with a private kubeconfig whose context namespace is that namespace, so
+//! solution commands without `-n` land there.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kube::config::Kubeconfig;
+
+use crate::cluster::{Cluster, ClusterChoice, connect};
+use crate::lesson::Lesson;
+use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::smoke::SmokeError;
+
+/// Simulation speed in check mode: rollouts take a fraction of a second per pod, yet every
+/// intermediate state (Pending, ContainerCreating, old pods terminating) still shows.
+pub const CHECK_SPEED: f64 = 8.0;
+/// How long creating (or waiting for a terminating copy of) the namespace may take.
+const NAMESPACE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long deleting the namespace afterwards may take.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Which cluster `check` uses for every lesson.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterMode {
+    /// A fresh embedded sandbox per lesson.
+    Sandbox,
+    /// A kubeconfig context (the current one when `None`), a fresh namespace per lesson.
+    Context(Option<String>),
+}
+
+/// A cluster ready for one lesson; [`Target::finish`] cleans up after it.
+pub struct Target {
+    /// The cluster.
+    pub cluster: Cluster,
+    /// Kubeconfig for solution commands.
+    pub kubeconfig: PathBuf,
+    /// Namespace the lesson runs in.
+    pub namespace: String,
+    /// Where the lesson runs, for humans: `sandbox` or `context kind-kind`.
+    pub description: String,
+    sandbox: Option<Sandbox>,
+    fresh_namespace: bool,
+    dir: PrivateDir,
+}
+
+impl Target {
+    /// Prepares a clean cluster for `lesson`.
+    pub async fn prepare(mode: &ClusterMode, lesson: &Lesson) -> Result<Target, SmokeError> {
+        let dir = PrivateDir::create()?;
+        match mode {
+            ClusterMode::Sandbox => Target::sandbox(lesson, dir).await,
+            ClusterMode::Context(context) => Target::context(context.clone(), lesson, dir).await,
+        }
+    }
+
+    async fn sandbox(lesson: &Lesson, dir: PrivateDir) -> Result<Target, SmokeError> {
+        let kubeconfig = dir.path.join("kubeconfig");
+        let sandbox = Sandbox::start(SandboxConfig {
+            kubeconfig: Some(kubeconfig.clone()),
+            state: None,
+            images: lesson.sandbox.images.clone(),
+            speed: CHECK_SPEED,
+            ..SandboxConfig::default()
+        })
+        .await
+        .map_err(|source| SmokeError::Sandbox(Box::new(source)))?;
+        let cluster = match connect(ClusterChoice {
+            context: None,
+            kubeconfig: Some(kubeconfig.clone()),
+        })
+        .await
+        {
+            Ok(cluster) => cluster,
+            Err(source) => {
+                sandbox.shutdown().await;
+                return Err(SmokeError::Cluster(Box::new(source)));
+            }
+        };
+        let namespace = lesson.namespace.clone();
+        // Solution commands without `-n` must land in the lesson's namespace.
+        let sandbox_config = Kubeconfig::read_from(&kubeconfig)
+            .map_err(|err| SmokeError::Kubeconfig(err.to_string()))?;
+        let kubeconfig = dir.path.join("solutions.kubeconfig");
+        write_kubeconfig(sandbox_config, &kubeconfig, cluster.context(), &namespace)?;
+        cluster
+            .ensure_namespace(&namespace, NAMESPACE_TIMEOUT)
+            .await
+            .map_err(|source| SmokeError::Cluster(Box::new(source)))?;
+        Ok(Target {
+            cluster,
+            kubeconfig,
+            namespace,
+            description: "a fresh embedded sandbox".to_owned(),
+            sandbox: Some(sandbox),
+            fresh_namespace: false,
+            dir,
+        })
+    }
+
+    async fn context(
+        context: Option<String>,
+        lesson: &Lesson,
+        dir: PrivateDir,
+    ) -> Result<Target, SmokeError> {
+        let cluster = connect(ClusterChoice {
+            context: context.clone(),
+            kubeconfig: None,
+        })
+        .await
+        .map_err(|source| SmokeError::Cluster(Box::new(source)))?;
+        let namespace = fresh_namespace(&lesson.namespace);
+        let kubeconfig = dir.path.join("kubeconfig");
+        let user_config =
+            Kubeconfig::read().map_err(|err| SmokeError::Kubeconfig(err.to_string()))?;
+        write_kubeconfig(user_config, &kubeconfig, cluster.context(), &namespace)?;
+        cluster
+            .ensure_namespace(&namespace, NAMESPACE_TIMEOUT)
+            .await
+            .map_err(|source| SmokeError::Cluster(Box::new(source)))?;
+        Ok(Target {
+            description: format!("context {} ({})", cluster.context(), cluster.server()),
+            cluster,
+            kubeconfig,
+            namespace,
+            sandbox: None,
+            fresh_namespace: true,
+            dir,
+        })
+    }
+
+    /// Deletes the fresh namespace (waiting for it to go) or stops the sandbox.
+    pub async fn finish(self) -> Result<(), SmokeError> {
+        let mut result = Ok(());
+        if self.fresh_namespace {
+            result = self
+                .cluster
+                .delete_namespace(&self.namespace, Some(CLEANUP_TIMEOUT))
+                .await
+                .map_err(|source| SmokeError::Cluster(Box::new(source)));
+        }
+        if let Some(sandbox) = self.sandbox {
+            sandbox.shutdown().await;
+        }
+        drop(self.dir);
+        result
+    }
+}
+
+/// `<lesson namespace>-check-<6 random chars>`, cut to fit the 63-character limit.
+pub fn fresh_namespace(base: &str) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    let suffix: String = (0..6)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect();
+    let base: String = base
+        .chars()
+        .take(63 - "-check-".len() - suffix.len())
+        .collect();
+    format!("{}-check-{suffix}", base.trim_end_matches('-'))
+}
+
+/// A copy of `config` whose current context is `context`, with `namespace` as its namespace.
+/// It holds credentials: written owner-only, in a private directory.
+fn write_kubeconfig(
+    mut config: Kubeconfig,
+    path: &Path,
+    context: &str,
+    namespace: &str,
+) -> Result<(), SmokeError> {
+    let fail = |why: String| SmokeError::Kubeconfig(why);
+    config.current_context = Some(context.to_owned());
+    let entry = config
+        .contexts
+        .iter_mut()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.as_mut())
+        .ok_or_else(|| fail(format!("context {context} vanished from the kubeconfig")))?;
+    entry.namespace = Some(namespace.to_owned());
+    let text = serde_yaml::to_string(&config).map_err(|err| fail(err.to_string()))?;
+    let mut file = owner_only(path).map_err(|err| fail(err.to_string()))?;
+    file.write_all(text.as_bytes())
+        .map_err(|err| fail(err.to_string()))
+}
+
+fn owner_only(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// A temporary directory only this user can read, removed when dropped.
+struct PrivateDir {
+    path: PathBuf,
+}
+
+impl PrivateDir {
+    fn create() -> Result<PrivateDir, SmokeError> {
+        use rand::Rng;
+        let name = format!(
+            "kubetutor-check-{}-{:08x}",
+            std::process::id(),
+            rand::rng().random::<u32>()
+        );
+        let path = std::env::temp_dir().join(name);
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&path).map_err(|err| {
+            SmokeError::Kubeconfig(format!("failed to create {}: {err}", path.display()))
+        })?;
+        Ok(PrivateDir { path })
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_namespaces_are_valid_and_distinct() {
+        let a = fresh_namespace("default");
+        let b = fresh_namespace("default");
+        assert!(a.starts_with("default-check-"), "{a}");
+        assert_ne!(a, b);
+        let long = fresh_namespace(&"x".repeat(80));
+        assert!(long.len() <= 63, "{long}");
+        crate::k8s::names::validate_label(&long).expect("a valid namespace name");
+    }
+}
