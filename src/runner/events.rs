@@ -9,7 +9,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::lesson::{Goal, Step};
-use crate::runner::machine::{Machine, Phase, Transition};
+use crate::runner::machine::{GoalReport, Machine, Phase, Transition};
 use crate::runner::source::{ClusterSignal, GoalSource, SourceError};
 
 /// What the learner asked for, from the prompt thread (or Ctrl-C, from the signal task).
@@ -78,8 +78,9 @@ pub enum Ending {
 pub trait Output {
     /// A transition of the state machine happened.
     fn transition(&mut self, machine: &Machine, transition: &Transition);
-    /// Goal summaries changed (met or not).
-    fn goals_updated(&mut self, machine: &Machine);
+    /// Goal summaries of `step` changed (met or not). Called before the machine moves on, so
+    /// the last call for a step shows its final state.
+    fn goals_updated(&mut self, step: &Step, goals: &[GoalReport]);
     /// The cluster was lost or came back.
     fn cluster(&mut self, signal: &ClusterSignal);
     /// The learner's typing was echoed over `lines` lines: the live area must step back.
@@ -320,12 +321,12 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
             return Vec::new();
         }
         let reports = self.source.evaluate(&step).await;
-        let changed = reports.as_slice() != self.machine.goals();
-        let transitions = self.machine.goals_reported(reports);
-        if changed {
-            self.output.goals_updated(self.machine);
+        if reports.as_slice() != self.machine.goals() {
+            // Shown before the machine moves on: once every goal holds, the machine is already
+            // on the next step, and the checklist would keep the stale lines.
+            self.output.goals_updated(&step, &reports);
         }
-        transitions
+        self.machine.goals_reported(reports)
     }
 
     fn try_captures(&mut self) -> Vec<Transition> {

@@ -15,7 +15,7 @@ pub mod ui;
 use crate::lesson::Step;
 use crate::runner::events::Output;
 use crate::runner::json::JsonWriter;
-use crate::runner::machine::{Machine, Transition};
+use crate::runner::machine::{GoalReport, Machine, Transition};
 use crate::runner::source::ClusterSignal;
 
 /// `--json` output: events on stdout, anything for humans on stderr.
@@ -39,7 +39,7 @@ impl<W: std::io::Write> Output for JsonOutput<W> {
         }
     }
 
-    fn goals_updated(&mut self, _machine: &Machine) {}
+    fn goals_updated(&mut self, _step: &Step, _goals: &[GoalReport]) {}
 
     fn cluster(&mut self, signal: &ClusterSignal) {
         match signal {

@@ -517,8 +517,10 @@ fn a_sandbox_restarted_mid_step_is_reported_and_the_step_still_passes() {
     assert!(stderr.contains("reachable again"), "stderr: {stderr}");
 }
 
+/// How fast is left to `benches/runner.rs`; this test pins what must happen: each change made
+/// through kube-rs meets the step's goal, and the events come in order.
 #[test]
-fn goals_are_met_within_milliseconds_of_the_api_change() {
+fn each_api_change_meets_the_goal_and_the_events_come_in_order() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lessons/run-latency.yaml");
     let Some(world) = World::start_with(path) else {
         return;
@@ -534,42 +536,36 @@ fn goals_are_met_within_milliseconds_of_the_api_change() {
     let configmaps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
         kube::Api::namespaced(client, "latency");
     let mut run = world.run(&[]);
-    let mut delays = Vec::new();
-    let mut created_at = None;
+    let mut seen = Vec::new();
+    let mut created = 0;
     while let Some(event) = run.next() {
-        match event["event"].as_str() {
-            Some("step_started") => {
-                // Give the step's watch time to list first, so only the change is timed.
-                std::thread::sleep(Duration::from_millis(300));
-                let name = event["step"].as_str().unwrap_or_default().to_owned();
-                let configmap = serde_json::from_value(serde_json::json!({
-                    "metadata": {"name": name}
-                }))
-                .expect("configmap");
-                // The goal is often met before the create call returns: time from its start.
-                created_at = Some(jiff::Timestamp::now());
-                world
-                    .runtime
-                    .block_on(configmaps.create(&Default::default(), &configmap))
-                    .expect("create configmap");
-            }
-            Some("goal_met") => {
-                let met: jiff::Timestamp = event["ts"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .parse()
-                    .expect("ts");
-                let created = created_at.take().expect("a configmap was created");
-                delays.push(met.duration_since(created).as_secs_f64() * 1000.0);
-            }
-            Some("lesson_passed" | "lesson_failed") => break,
-            _ => {}
+        let name = event["event"].as_str().unwrap_or_default().to_owned();
+        let step = event["step"].as_str().unwrap_or_default().to_owned();
+        if name == "step_started" {
+            let configmap = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": step}
+            }))
+            .expect("configmap");
+            world
+                .runtime
+                .block_on(configmaps.create(&Default::default(), &configmap))
+                .expect("create configmap");
+            created += 1;
+        }
+        if name == "goal_met" {
+            assert_eq!(event["goal"], "resource", "{event}");
+        }
+        seen.push(format!("{name} {step}").trim_end().to_owned());
+        if matches!(name.as_str(), "lesson_passed" | "lesson_failed") {
+            break;
         }
     }
-    assert_eq!(delays.len(), 7, "every step's goal was met");
-    delays.sort_by(f64::total_cmp);
-    let median = delays[delays.len() / 2];
-    eprintln!("delay from API change to goal_met: median {median:.0} ms, all {delays:.0?} ms");
-    // The target is 100 ms; leave room for a loaded CI machine.
-    assert!(median <= 500.0, "median delay {median:.0} ms");
+    let expected: Vec<String> = (1..=7)
+        .flat_map(|n| ["step_started", "goal_met", "step_passed"].map(|e| format!("{e} c{n}")))
+        .chain(["lesson_passed".to_owned()])
+        .collect();
+    assert_eq!(seen, expected);
+    assert_eq!(created, 7);
+    let (code, stderr) = run.finish();
+    assert_eq!(code, Some(0), "stderr: {stderr}");
 }

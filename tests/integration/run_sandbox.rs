@@ -114,3 +114,52 @@ pub fn prod_kubeconfig(world: &crate::run_json::World) -> std::path::PathBuf {
     std::fs::write(&prod_path, prod).expect("write kubeconfig");
     prod_path
 }
+
+/// `--json` keeps stdout for events even when `run` starts the sandbox itself: the line to
+/// paste and the reason go to stderr.
+#[test]
+fn json_mode_writes_only_events_on_stdout_when_run_starts_the_sandbox() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lesson = dir.path().join("lesson.yaml");
+    std::fs::write(
+        &lesson,
+        "version: 1\ntitle: Quiet\nnamespace: quiet\nsteps:\n  - id: read\n    title: Read\n  \
+         - id: none\n    title: Nothing there\n    timeout: 20s\n    goals:\n      - kind: absent\n        \
+         target: {apiVersion: v1, kind: ConfigMap, name: nothing}\n",
+    )
+    .expect("write lesson");
+    // Asked for with --sandbox, and as the fallback when no context answers.
+    for (n, extra) in [&["--sandbox"][..], &[][..]].iter().enumerate() {
+        let out = assert_cmd::Command::new(assert_cmd::cargo::cargo_bin("kubetutor"))
+            .arg("run")
+            .arg(&lesson)
+            .arg("--json")
+            .args(*extra)
+            .env_remove("KUBECONFIG")
+            .env_remove("NO_COLOR")
+            .env_remove("CI")
+            .env_remove("RUST_LOG")
+            .env("HOME", dir.path())
+            .env("XDG_STATE_HOME", dir.path().join(format!("state-{n}")))
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .expect("kubetutor runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{extra:?}: {stderr}");
+        let events: Vec<String> = stdout
+            .lines()
+            .map(|line| {
+                let value: serde_json::Value = serde_json::from_str(line)
+                    .unwrap_or_else(|err| panic!("{extra:?}: not a JSON line ({err}): {line:?}"));
+                value["event"].as_str().unwrap_or_default().to_owned()
+            })
+            .collect();
+        assert_eq!(events.first().map(String::as_str), Some("step_started"));
+        assert_eq!(events.last().map(String::as_str), Some("lesson_passed"));
+        assert!(
+            stderr.contains("export KUBECONFIG="),
+            "{extra:?}: the line to paste is on stderr: {stderr}"
+        );
+    }
+}

@@ -66,13 +66,18 @@ struct Recorder {
     notices: Vec<String>,
     solutions: Vec<String>,
     cluster: Vec<ClusterSignal>,
+    /// Every checklist update: the step's id and which goals held.
+    updates: Vec<(String, Vec<bool>)>,
 }
 
 impl Output for Recorder {
     fn transition(&mut self, machine: &Machine, transition: &Transition) {
         self.json.transition(machine, transition).unwrap();
     }
-    fn goals_updated(&mut self, _machine: &Machine) {}
+    fn goals_updated(&mut self, step: &Step, goals: &[GoalReport]) {
+        self.updates
+            .push((step.id.clone(), goals.iter().map(|g| g.met).collect()));
+    }
     fn cluster(&mut self, signal: &ClusterSignal) {
         self.cluster.push(signal.clone());
     }
@@ -165,6 +170,7 @@ async fn run_with(
         notices: Vec::new(),
         solutions: Vec::new(),
         cluster: Vec::new(),
+        updates: Vec::new(),
     };
     let mut machine = Machine::new(lesson(), 0, BTreeMap::new());
     let mut saves = 0;
@@ -257,6 +263,16 @@ async fn non_interactive_passes_each_step_as_its_goals_hold() {
         machine.captured().get("POD").map(String::as_str),
         Some("value-of-POD")
     );
+    // The checklist's last word on each step is its final state, also for a step the
+    // machine leaves at once (`last` has no captures).
+    for step in ["make", "last"] {
+        let last = output.updates.iter().rev().find(|(id, _)| id == step);
+        assert!(
+            last.is_some_and(|(_, met)| met.iter().all(|m| *m)),
+            "the checklist of {step} ends with every goal met: {:?}",
+            output.updates
+        );
+    }
     let text = String::from_utf8(output.json_bytes()).unwrap();
     let last_started = text
         .lines()

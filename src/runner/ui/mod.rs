@@ -1,5 +1,6 @@
 //! The terminal UI: styles, the screen with its live checklist, and the prompt thread.
 
+pub mod checklist;
 pub mod prompt;
 pub mod screen;
 pub mod styles;

@@ -11,10 +11,9 @@ use crate::lesson::Step;
 use crate::runner::events::Output;
 use crate::runner::machine::{GoalReport, Machine, StepOutcome, Transition};
 use crate::runner::source::ClusterSignal;
+use crate::runner::ui::checklist::{TICK, goal_entry, goal_text};
 use crate::runner::ui::styles::Styles;
 
-/// Tick mark for goals and steps that hold.
-pub const TICK: &str = "✔";
 /// Mark for a failed step.
 pub const CROSS: &str = "✘";
 
@@ -99,22 +98,6 @@ impl Screen {
         }
     }
 
-    fn goal_line(&self, kind: &str, report: &GoalReport) -> String {
-        if report.met {
-            return format!(
-                "{} {kind}: {}",
-                TICK.style(self.styles.success),
-                report.summary
-            );
-        }
-        // The summary already names the difference; details are for the JSON reason.
-        let mut line = format!("{kind}: {}", report.summary);
-        if let Some(explain) = &report.explain_failure {
-            line.push_str(&format!(" — {}", explain.style(self.styles.hint)));
-        }
-        line
-    }
-
     fn summary(&self, machine: &Machine, verdict: &str) {
         let count = |want| {
             machine
@@ -134,15 +117,16 @@ impl Screen {
     }
 }
 
+// `{msg}`, not `{wide_msg}`: goal texts come wrapped to the screen, and `wide_msg` would cut
+// their first line at the terminal's edge.
 fn spinner_style() -> ProgressStyle {
-    ProgressStyle::with_template("  {spinner} {wide_msg}")
+    ProgressStyle::with_template("  {spinner} {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
         .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ")
 }
 
 fn done_style() -> ProgressStyle {
-    ProgressStyle::with_template("  {wide_msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+    ProgressStyle::with_template("  {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
 
 impl Output for Screen {
@@ -248,28 +232,26 @@ impl Output for Screen {
         }
     }
 
-    fn goals_updated(&mut self, machine: &Machine) {
-        let Some(step) = machine.step() else {
-            return;
-        };
-        let lines: Vec<(bool, String)> = machine
-            .goals()
-            .iter()
-            .zip(&step.goals)
-            .map(|(report, goal)| (report.met, self.goal_line(goal.kind_name(), report)))
-            .collect();
+    fn goals_updated(&mut self, step: &Step, goals: &[GoalReport]) {
         if let Some(live) = &self.live {
-            for (bar, (met, line)) in live.bars.iter().zip(&lines) {
-                bar.set_style(if *met { done_style() } else { spinner_style() });
-                bar.set_message(line.clone());
+            for ((bar, report), goal) in live.bars.iter().zip(goals).zip(&step.goals) {
+                let text = goal_text(goal.kind_name(), report, &self.styles, self.width);
+                if report.met {
+                    bar.set_style(done_style());
+                    bar.set_message(format!("{} {text}", TICK.style(self.styles.success)));
+                } else {
+                    bar.set_style(spinner_style());
+                    bar.set_message(text);
+                }
             }
             return;
         }
-        self.printed.resize(lines.len(), String::new());
-        for (i, (_, line)) in lines.iter().enumerate() {
-            if self.printed[i] != *line {
-                self.say(&format!("  {line}"));
-                self.printed[i] = line.clone();
+        self.printed.resize(goals.len(), String::new());
+        for (i, (report, goal)) in goals.iter().zip(&step.goals).enumerate() {
+            let entry = goal_entry(goal.kind_name(), report, &self.styles, self.width);
+            if self.printed[i] != entry {
+                self.say(&entry);
+                self.printed[i] = entry;
             }
         }
     }
