@@ -42,16 +42,22 @@ impl<W: std::io::Write> Output for JsonOutput<W> {
     fn goals_updated(&mut self, _step: &Step, _goals: &[GoalReport]) {}
 
     fn cluster(&mut self, signal: &ClusterSignal) {
-        match signal {
-            ClusterSignal::Lost(why) => eprintln!("cluster unreachable ({why}), retrying…"),
-            ClusterSignal::Restored => eprintln!("cluster reachable again; checking resumes"),
-            ClusterSignal::Changed => {}
-        }
+        report_cluster_signal(signal);
     }
 
     fn solution(&mut self, _step: &Step) {}
 
     fn notice(&mut self, text: &str) {
         eprintln!("{text}");
+    }
+}
+
+/// Tells the user on stderr that the cluster was lost or is back, for outputs that keep
+/// stdout for machine-readable events.
+pub fn report_cluster_signal(signal: &ClusterSignal) {
+    match signal {
+        ClusterSignal::Lost(why) => eprintln!("cluster unreachable ({why}), retrying…"),
+        ClusterSignal::Restored => eprintln!("cluster reachable again; checking resumes"),
+        ClusterSignal::Changed => {}
     }
 }

@@ -125,14 +125,10 @@ impl<W: Write> Output for StepOutput<'_, W> {
         }
     }
 
-    fn goals_updated(&mut self, _machine: &Machine) {}
+    fn goals_updated(&mut self, _step: &Step, _goals: &[GoalReport]) {}
 
     fn cluster(&mut self, signal: &ClusterSignal) {
-        match signal {
-            ClusterSignal::Lost(why) => eprintln!("cluster unreachable ({why}), retrying…"),
-            ClusterSignal::Restored => eprintln!("cluster reachable again; checking resumes"),
-            ClusterSignal::Changed => {}
-        }
+        crate::runner::report_cluster_signal(signal);
     }
 
     fn solution(&mut self, _step: &Step) {}
