@@ -308,7 +308,8 @@ pub(crate) fn deployed(goal: &DeployedGoal, world: &World, ctx: &GoalContext) ->
     let ready = ready_pods.min(i64::from(ready_replicas));
     if ready >= want {
         return GoalStatus::met(format!(
-            "deployment {name}: {ready} ready replicas running {}",
+            "deployment {name}: {ready} ready {} running {}",
+            if ready == 1 { "replica" } else { "replicas" },
             goal.image
         ));
     }
