@@ -307,20 +307,7 @@ async fn create(
             m.remove(field);
         }
     }
-    strict::enforce(query.get("fieldValidation"), target.info.kind, None, &obj)?;
-    let obj = admission::admit_create(state, target.info, obj)?;
-    if query.dry_run() {
-        return Ok(json_response(StatusCode::CREATED, &obj, pretty));
-    }
-    let created = state
-        .store
-        .create(&target.key(), obj)
-        .map_err(store_error)?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        &with_type(target, created),
-        pretty,
-    ))
+    admit_and_create(state, target, query, obj, pretty)
 }
 
 /// The object to store when `new` replaces `old` through the main resource or `/status`.
@@ -465,6 +452,31 @@ async fn patch(
     ))
 }
 
+/// The end of every create path: strict field validation, admission, then the store (201);
+/// `dryRun=All` stops before the store.
+fn admit_and_create(
+    state: &ApiState,
+    target: &Target,
+    query: &Query,
+    obj: Value,
+    pretty: bool,
+) -> ApiResult {
+    strict::enforce(query.get("fieldValidation"), target.info.kind, None, &obj)?;
+    let obj = admission::admit_create(state, target.info, obj)?;
+    if query.dry_run() {
+        return Ok(json_response(StatusCode::CREATED, &obj, pretty));
+    }
+    let created = state
+        .store
+        .create(&target.key(), obj)
+        .map_err(store_error)?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &with_type(target, created),
+        pretty,
+    ))
+}
+
 /// Server-side apply of an absent object creates it (201).
 fn apply_create(
     state: &ApiState,
@@ -484,20 +496,7 @@ fn apply_create(
         }
     }
     place(state, target, &mut obj)?;
-    strict::enforce(query.get("fieldValidation"), target.info.kind, None, &obj)?;
-    let obj = admission::admit_create(state, target.info, obj)?;
-    if query.dry_run() {
-        return Ok(json_response(StatusCode::CREATED, &obj, pretty));
-    }
-    let created = state
-        .store
-        .create(&target.key(), obj)
-        .map_err(store_error)?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        &with_type(target, created),
-        pretty,
-    ))
+    admit_and_create(state, target, query, obj, pretty)
 }
 
 #[cfg(test)]
