@@ -194,6 +194,8 @@ pub(crate) fn describe_error(err: &(dyn std::error::Error + 'static)) -> String 
                 K::ConnectionRefused => Some("connection refused"),
                 K::ConnectionReset => Some("connection reset"),
                 K::ConnectionAborted => Some("connection aborted"),
+                // rustls reports a peer that hung up mid-TLS (no close_notify) this way.
+                K::UnexpectedEof => Some("connection closed"),
                 K::TimedOut => Some("timed out"),
                 K::NotFound => Some("not found"),
                 K::AddrNotAvailable => Some("address not available"),
@@ -209,5 +211,29 @@ pub(crate) fn describe_error(err: &(dyn std::error::Error + 'static)) -> String 
         last = e.to_string();
         current = e.source();
     }
+    // Some TLS stacks hide the IO error behind their own type; their message still says it.
+    if last.contains("close_notify") {
+        return "connection closed".to_owned();
+    }
     last
+}
+
+#[cfg(test)]
+mod describe_tests {
+    use super::describe_error;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("failed to watch")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn a_peer_hanging_up_mid_tls_reads_as_connection_closed() {
+        let eof = std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "peer closed connection without sending TLS close_notify",
+        );
+        assert_eq!(describe_error(&Outer(eof)), "connection closed");
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(describe_error(&Outer(refused)), "connection refused");
+    }
 }
