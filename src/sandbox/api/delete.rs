@@ -123,7 +123,7 @@ pub fn delete_collection(
     for obj in items {
         let (ns, name) = name_of(&obj);
         if dry_run {
-            deleted.push(obj.clone());
+            deleted.push(with_type(target, (*obj).clone()));
             continue;
         }
         match state.store.delete(&target.key(), ns, name, &opts) {

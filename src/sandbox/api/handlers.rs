@@ -12,6 +12,7 @@ use super::delete::{delete, delete_collection};
 use super::list::list;
 use super::patch::{self, PatchKind};
 use super::query::Query;
+use super::resources::ResourceInfo;
 use super::status::ApiError;
 use super::strict;
 use super::table::{self, IncludeObject};
@@ -151,6 +152,44 @@ pub fn store_error(err: StoreError) -> ApiError {
     }
 }
 
+/// A stored object as the API serves it, serialised without copying: `kind` and `apiVersion`
+/// of its resource first (the store may omit them), then its other fields.
+#[derive(Clone, Copy)]
+pub struct Typed<'a> {
+    /// The object's resource type.
+    pub info: &'static ResourceInfo,
+    /// The stored object.
+    pub object: &'a Value,
+}
+
+impl<'a> Typed<'a> {
+    /// `object` served as a `target.info` resource.
+    pub fn new(target: &Target, object: &'a Value) -> Self {
+        Typed {
+            info: target.info,
+            object,
+        }
+    }
+}
+
+impl serde::Serialize for Typed<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Some(fields) = self.object.as_object() else {
+            return self.object.serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("kind", self.info.kind)?;
+        map.serialize_entry("apiVersion", &self.info.api_version())?;
+        for (k, v) in fields {
+            if k != "kind" && k != "apiVersion" {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        map.end()
+    }
+}
+
 /// Sets `apiVersion` and `kind` (lists and the store may omit them).
 pub fn with_type(target: &Target, mut obj: Value) -> Value {
     if let Some(m) = obj.as_object_mut() {
@@ -177,7 +216,7 @@ fn get(state: &ApiState, target: &Target, query: &Query, accept: &str, pretty: b
         let meta = json!({"resourceVersion": obj["metadata"]["resourceVersion"]});
         return Ok(json_response(
             StatusCode::OK,
-            &table::table(target.info.resource, &[obj], include, meta),
+            &table::table(target.info, &[obj], include, meta),
             pretty,
         ));
     }
@@ -519,5 +558,28 @@ mod tests {
             Err(415)
         );
         assert!(decode_object("application/yaml", b"a: 1").is_ok());
+    }
+
+    #[test]
+    fn typed_objects_lead_with_their_kind_and_never_repeat_it() {
+        let info = super::super::resources::find("apps", "v1", "deployments").expect("deployments");
+        let stored = json!({"metadata": {"name": "web"}, "kind": "Stale", "spec": {}});
+        let text = serde_json::to_string(&Typed {
+            info,
+            object: &stored,
+        })
+        .expect("serialises");
+        assert_eq!(
+            text,
+            r#"{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"web"},"spec":{}}"#
+        );
+        let value: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(value, with_type_info(info, stored));
+    }
+
+    fn with_type_info(info: &'static ResourceInfo, mut obj: Value) -> Value {
+        obj["apiVersion"] = json!(info.api_version());
+        obj["kind"] = json!(info.kind);
+        obj
     }
 }

@@ -1,10 +1,13 @@
 //! Lists: selectors, pagination (`limit`/`continue`) and Tables.
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
 use base64::Engine;
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::handlers::with_type;
+use super::handlers::Typed;
 use super::query::Query;
 use super::status::ApiError;
 use super::table::{self, IncludeObject};
@@ -19,27 +22,36 @@ pub fn name_of(obj: &Value) -> (&str, &str) {
     )
 }
 
-/// Objects of the target's collection matching the request's selectors, sorted.
+/// Objects of the target's collection matching the request's selectors, sorted, shared with
+/// the store (a list of a thousand pods copies no pod).
 pub fn select(
     state: &ApiState,
     target: &Target,
     query: &Query,
-) -> Result<(Vec<Value>, u64), ApiError> {
+) -> Result<(Vec<Arc<Value>>, u64), ApiError> {
     let labels = query.label_selector()?;
     let fields = query.field_selector()?;
-    let (items, rv) = state.store.list(&target.key(), target.namespace.as_deref());
-    let items = items
-        .into_iter()
-        .filter(|o| {
-            labels
-                .as_ref()
-                .is_none_or(|s| s.matches_json(o.pointer("/metadata/labels")))
-        })
-        .filter(|o| fields.as_ref().is_none_or(|s| s.matches(o)))
-        .filter(|o| target.name.as_deref().is_none_or(|n| name_of(o).1 == n))
-        .map(|o| with_type(target, o))
-        .collect();
+    let (mut items, rv) = state
+        .store
+        .list_arc(&target.key(), target.namespace.as_deref());
+    items.retain(|o| {
+        labels
+            .as_ref()
+            .is_none_or(|s| s.matches_json(o.pointer("/metadata/labels")))
+            && fields.as_ref().is_none_or(|s| s.matches(o))
+            && target.name.as_deref().is_none_or(|n| name_of(o).1 == n)
+    });
     Ok((items, rv))
+}
+
+/// A `…List` body, serialised straight from the store's objects.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListBody<'a> {
+    kind: String,
+    api_version: String,
+    metadata: Value,
+    items: Vec<Typed<'a>>,
 }
 
 /// `GET` on a collection.
@@ -77,16 +89,16 @@ pub fn list(
         let include = IncludeObject::parse(query.get("includeObject"));
         return Ok(json_response(
             StatusCode::OK,
-            &table::table(target.info.resource, &items, include, meta),
+            &table::table(target.info, &items, include, meta),
             pretty,
         ));
     }
-    let list = json!({
-        "kind": target.info.list_kind(),
-        "apiVersion": target.info.api_version(),
-        "metadata": meta,
-        "items": items,
-    });
+    let list = ListBody {
+        kind: target.info.list_kind(),
+        api_version: target.info.api_version(),
+        metadata: meta,
+        items: items.iter().map(|o| Typed::new(target, o)).collect(),
+    };
     Ok(json_response(StatusCode::OK, &list, pretty))
 }
 

@@ -159,7 +159,11 @@ pub fn error_response(err: &ApiError, pretty: bool) -> Response<Body> {
 }
 
 /// A JSON response.
-pub fn json_response(code: StatusCode, value: &Value, pretty: bool) -> Response<Body> {
+pub fn json_response<T: serde::Serialize + ?Sized>(
+    code: StatusCode,
+    value: &T,
+    pretty: bool,
+) -> Response<Body> {
     let body = if pretty {
         serde_json::to_vec_pretty(value).map(|mut v| {
             v.push(b'\n');

@@ -1,8 +1,14 @@
 //! Server-side `meta.k8s.io/v1` Tables, as kubectl asks for them to print `get`.
 
+use std::borrow::Borrow;
+use std::sync::LazyLock;
+
+use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::handlers::Typed;
 use super::printers;
+use super::resources::ResourceInfo;
 
 /// What each row carries besides its cells (`includeObject`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +43,49 @@ pub fn wants_table(accept: &str) -> bool {
 /// One column: (name, type, priority, description).
 pub type Column = (&'static str, &'static str, u8, &'static str);
 
-/// Builds a Table over `objects` of resource `resource`.
-pub fn table(resource: &str, objects: &[Value], include: IncludeObject, list_meta: Value) -> Value {
+/// A `meta.k8s.io/v1` Table, serialised straight from the store's objects.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Table<'a> {
+    kind: &'static str,
+    api_version: &'static str,
+    metadata: Value,
+    column_definitions: Vec<Value>,
+    rows: Vec<Row<'a>>,
+}
+
+#[derive(Serialize)]
+struct Row<'a> {
+    cells: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    object: Option<RowObject<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum RowObject<'a> {
+    Metadata(PartialObjectMetadata<'a>),
+    Object(Typed<'a>),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PartialObjectMetadata<'a> {
+    kind: &'static str,
+    api_version: &'static str,
+    metadata: &'a Value,
+}
+
+static EMPTY_METADATA: LazyLock<Value> = LazyLock::new(|| json!({}));
+
+/// Builds a Table over `objects` of resource type `info`.
+pub fn table<'a, T: Borrow<Value>>(
+    info: &'static ResourceInfo,
+    objects: &'a [T],
+    include: IncludeObject,
+    list_meta: Value,
+) -> Table<'a> {
+    let resource = info.resource;
     let columns = super::columns::columns(resource);
     let defs: Vec<Value> = columns
         .iter()
@@ -53,31 +100,32 @@ pub fn table(resource: &str, objects: &[Value], include: IncludeObject, list_met
         })
         .collect();
     let now = jiff::Timestamp::now();
-    let rows: Vec<Value> = objects
+    let rows = objects
         .iter()
         .map(|obj| {
-            let mut row = json!({"cells": printers::cells(resource, obj, now)});
-            match include {
-                IncludeObject::None => {}
-                IncludeObject::Metadata => {
-                    row["object"] = json!({
-                        "kind": "PartialObjectMetadata",
-                        "apiVersion": "meta.k8s.io/v1",
-                        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
-                    });
-                }
-                IncludeObject::Object => row["object"] = obj.clone(),
+            let obj: &Value = obj.borrow();
+            let object = match include {
+                IncludeObject::None => None,
+                IncludeObject::Metadata => Some(RowObject::Metadata(PartialObjectMetadata {
+                    kind: "PartialObjectMetadata",
+                    api_version: "meta.k8s.io/v1",
+                    metadata: obj.get("metadata").unwrap_or(&EMPTY_METADATA),
+                })),
+                IncludeObject::Object => Some(RowObject::Object(Typed { info, object: obj })),
+            };
+            Row {
+                cells: printers::cells(resource, obj, now),
+                object,
             }
-            row
         })
         .collect();
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": list_meta,
-        "columnDefinitions": defs,
-        "rows": rows,
-    })
+    Table {
+        kind: "Table",
+        api_version: "meta.k8s.io/v1",
+        metadata: list_meta,
+        column_definitions: defs,
+        rows,
+    }
 }
 
 /// Go's `duration.HumanDuration`, as kubectl prints ages.
@@ -170,5 +218,39 @@ mod tests {
             "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
         ));
         assert!(!wants_table("application/json"));
+    }
+
+    #[test]
+    fn rows_carry_what_include_object_asks_for() {
+        let info = super::super::resources::find("", "v1", "pods").expect("pods");
+        let pod = std::sync::Arc::new(json!({
+            "metadata": {"name": "p", "namespace": "default", "resourceVersion": "7"},
+            "spec": {"nodeName": "n"},
+            "status": {"phase": "Running"},
+        }));
+        let objects = [pod];
+        let rows = |include| {
+            let table = table(info, &objects, include, json!({"resourceVersion": "9"}));
+            let value = serde_json::to_value(&table).expect("serialises");
+            assert_eq!(value["kind"], "Table");
+            assert_eq!(value["metadata"]["resourceVersion"], "9");
+            assert!(
+                value["columnDefinitions"]
+                    .as_array()
+                    .is_some_and(|c| !c.is_empty())
+            );
+            value["rows"][0].clone()
+        };
+        let none = rows(IncludeObject::None);
+        assert_eq!(none["cells"][0], "p");
+        assert!(none.get("object").is_none());
+        let meta = rows(IncludeObject::Metadata);
+        assert_eq!(meta["object"]["kind"], "PartialObjectMetadata");
+        assert_eq!(meta["object"]["metadata"]["resourceVersion"], "7");
+        assert!(meta["object"].get("spec").is_none());
+        let full = rows(IncludeObject::Object);
+        assert_eq!(full["object"]["kind"], "Pod");
+        assert_eq!(full["object"]["apiVersion"], "v1");
+        assert_eq!(full["object"]["spec"]["nodeName"], "n");
     }
 }

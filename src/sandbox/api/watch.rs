@@ -9,12 +9,13 @@ use axum::body::Body;
 use axum::http::{Response, header};
 use bytes::Bytes;
 use futures::StreamExt;
+use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::sandbox::store::{EventType, StoreError};
 
-use super::handlers::with_type;
+use super::handlers::Typed;
 use super::list::select;
 use super::query::Query;
 use super::status::ApiError;
@@ -25,9 +26,16 @@ const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
 /// The longest watch, like the real server's upper bound on `timeoutSeconds`.
 const MAX_TIMEOUT: i64 = 3600;
 
-fn line(kind: &str, object: &Value) -> Bytes {
-    let mut bytes =
-        serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+/// One watch event on the wire.
+#[derive(Serialize)]
+struct Line<'a, T: Serialize + ?Sized> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    object: &'a T,
+}
+
+fn line<T: Serialize + ?Sized>(kind: &str, object: &T) -> Bytes {
+    let mut bytes = serde_json::to_vec(&Line { kind, object }).unwrap_or_default();
     bytes.push(b'\n');
     Bytes::from(bytes)
 }
@@ -120,7 +128,7 @@ pub async fn serve(state: &Arc<ApiState>, target: &Target, query: &Query) -> Api
         } else {
             initial.clone()
         };
-        seen.extend(current.iter().map(key_of));
+        seen.extend(current.iter().map(|o| key_of(o)));
     }
     let receiver = state
         .store
@@ -146,7 +154,11 @@ pub async fn serve(state: &Arc<ApiState>, target: &Target, query: &Query) -> Api
             }
         };
         for obj in &initial {
-            if tx.send(line("ADDED", obj)).await.is_err() {
+            if tx
+                .send(line("ADDED", &Typed::new(&target, obj)))
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -198,7 +210,7 @@ pub async fn serve(state: &Arc<ApiState>, target: &Target, query: &Query) -> Api
                         } else {
                             ev.kind.as_str()
                         };
-                        if tx.send(line(kind, &with_type(&target, obj.clone()))).await.is_err() {
+                        if tx.send(line(kind, &Typed::new(&target, obj))).await.is_err() {
                             break;
                         }
                     }
