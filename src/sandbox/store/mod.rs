@@ -28,10 +28,47 @@ pub const DEFAULT_HISTORY: usize = 5_000;
 
 type Collection = BTreeMap<(String, String), Arc<Value>>;
 
+/// One event of the resume history. The object is kept serialised: a JSON text is several
+/// times smaller than its `Value`, and a busy sandbox (a thousand pods, each changing a few
+/// times, each with its events) would otherwise hold thousands of full object versions that
+/// no client is likely to ask for again.
+struct Kept {
+    kind: EventType,
+    key: ResKey,
+    namespace: String,
+    resource_version: u64,
+    object: Box<[u8]>,
+}
+
+impl Kept {
+    fn new(ev: &WatchEvent, namespace: String) -> Self {
+        Kept {
+            kind: ev.kind,
+            key: ev.key.clone(),
+            namespace,
+            resource_version: ev.resource_version,
+            // A `Value` always serialises.
+            object: serde_json::to_vec(&*ev.object)
+                .unwrap_or_default()
+                .into_boxed_slice(),
+        }
+    }
+
+    /// The event again, for a watcher resuming from before it.
+    fn revive(&self) -> Option<WatchEvent> {
+        Some(WatchEvent {
+            kind: self.kind,
+            key: self.key.clone(),
+            object: Arc::new(serde_json::from_slice(&self.object).ok()?),
+            resource_version: self.resource_version,
+        })
+    }
+}
+
 struct Inner {
     rv: u64,
     objects: BTreeMap<ResKey, Collection>,
-    history: VecDeque<(WatchEvent, String)>,
+    history: VecDeque<Kept>,
     /// Highest resourceVersion no longer covered by `history`.
     floor: u64,
     history_limit: usize,
@@ -351,15 +388,15 @@ impl Store {
             resource_version: inner.rv,
         };
         inner.watchers.retain(|w| {
-            if w.wants(&ev, &ns) {
+            if w.wants(&ev.key, &ns) {
                 w.send(ev.clone())
             } else {
                 !w.tx.is_closed()
             }
         });
-        inner.history.push_back((ev, ns));
+        inner.history.push_back(Kept::new(&ev, ns));
         while inner.history.len() > inner.history_limit {
-            if let Some((old, _)) = inner.history.pop_front() {
+            if let Some(old) = inner.history.pop_front() {
                 inner.floor = old.resource_version;
             }
         }
@@ -416,11 +453,13 @@ impl Store {
         };
         let start = inner
             .history
-            .partition_point(|(e, _)| e.resource_version <= since_rv);
-        for (ev, ns) in inner.history.range(start..) {
-            if watcher.wants(ev, ns) {
+            .partition_point(|e| e.resource_version <= since_rv);
+        for kept in inner.history.range(start..) {
+            if watcher.wants(&kept.key, &kept.namespace)
+                && let Some(ev) = kept.revive()
+            {
                 // Replay is bounded by the history size, so it cannot overflow the budget.
-                let _ = watcher.tx.send(ev.clone());
+                let _ = watcher.tx.send(ev);
                 watcher
                     .shared
                     .queued
@@ -446,7 +485,7 @@ impl Store {
                 c.values().map(move |o| SnapshotEntry {
                     group: k.group.clone(),
                     resource: k.resource.clone(),
-                    object: (**o).clone(),
+                    object: o.clone(),
                 })
             })
             .collect();
@@ -469,7 +508,7 @@ impl Store {
             objects
                 .entry(ResKey::new(&e.group, &e.resource))
                 .or_default()
-                .insert((ns, name), Arc::new(e.object));
+                .insert((ns, name), e.object);
         }
         inner.objects = objects;
         inner.rv = inner.rv.max(snapshot.resource_version).max(max_rv) + 1;

@@ -1,5 +1,7 @@
 //! The store's vocabulary: collection keys, errors, delete options and snapshots.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -177,8 +179,8 @@ pub struct SnapshotEntry {
     pub group: String,
     /// Plural resource.
     pub resource: String,
-    /// The object.
-    pub object: Value,
+    /// The object, shared with the store (a snapshot copies no object).
+    pub object: Arc<Value>,
 }
 
 pub(crate) fn not_found(key: &ResKey, name: &str) -> StoreError {

@@ -130,8 +130,8 @@ pub(crate) struct Watcher {
 }
 
 impl Watcher {
-    pub(crate) fn wants(&self, ev: &WatchEvent, namespace: &str) -> bool {
-        self.key.as_ref().is_none_or(|k| *k == ev.key)
+    pub(crate) fn wants(&self, key: &ResKey, namespace: &str) -> bool {
+        self.key.as_ref().is_none_or(|k| k == key)
             && self.namespace.as_deref().is_none_or(|n| n == namespace)
     }
 
