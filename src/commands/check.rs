@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::CheckArgs;
 use crate::cluster::{ClusterChoice, connect};
 use crate::commands::lint::{lesson_files, styles_for};
-use crate::error::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Error};
+use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Error};
 use crate::lesson::{self, Lesson};
 use crate::runner::json::JsonWriter;
 use crate::runner::ui::styles::Styles;
@@ -81,6 +82,17 @@ async fn run_async(args: CheckArgs, files: Vec<std::path::PathBuf>) -> Result<Ex
     let mut reports = Vec::new();
     let mut code = EXIT_OK;
     let mut stopped = false;
+    // The first Ctrl-C stops the check cleanly: the current step is abandoned, the cluster
+    // cleaned up, the reports written, and the exit status is 130.
+    let interrupted = CancellationToken::new();
+    let listener = tokio::spawn({
+        let interrupted = interrupted.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupted.cancel();
+            }
+        }
+    });
     for file in &files {
         let name = file.display().to_string();
         let lesson = match load(file) {
@@ -102,7 +114,7 @@ async fn run_async(args: CheckArgs, files: Vec<std::path::PathBuf>) -> Result<Ex
                 continue;
             }
         };
-        if stopped {
+        if stopped || interrupted.is_cancelled() {
             reports.push(LessonReport {
                 file: name,
                 title: lesson.title.clone(),
@@ -121,16 +133,30 @@ async fn run_async(args: CheckArgs, files: Vec<std::path::PathBuf>) -> Result<Ex
             });
             continue;
         }
-        let report = check_one(&name, &lesson, &mode, config, &human, &mut json).await;
+        let report = check_one(
+            &name,
+            &lesson,
+            &mode,
+            config,
+            &interrupted,
+            &human,
+            &mut json,
+        )
+        .await;
         if report.error.is_some() || !report.passed() {
             code = code.max(EXIT_FAILED);
             stopped = args.fail_fast;
         }
         reports.push(report);
     }
+    listener.abort();
     human.say(&summary(&reports, started.elapsed(), &human.styles));
     if let Some(path) = &args.junit {
         write_junit(path, &reports)?;
+    }
+    if interrupted.is_cancelled() {
+        human.say("Interrupted (Ctrl-C): the remaining steps were skipped.\n");
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
     Ok(ExitCode::from(code))
 }
@@ -180,6 +206,7 @@ async fn check_one(
     lesson: &Lesson,
     mode: &ClusterMode,
     config: CheckConfig,
+    interrupted: &CancellationToken,
     human: &Human,
     json: &mut Option<JsonWriter<std::io::Stdout>>,
 ) -> LessonReport {
@@ -214,13 +241,18 @@ async fn check_one(
         "lesson_started",
         json!({"file": name, "lesson": lesson.title, "namespace": target.namespace}),
     );
-    let steps = check_lesson(lesson, &target, config, json.as_mut(), &mut |result| {
-        human.say(&step_lines(result, &human.styles));
-    })
+    let steps = check_lesson(
+        lesson,
+        &target,
+        config,
+        interrupted,
+        json.as_mut(),
+        &mut |result| {
+            human.say(&step_lines(result, &human.styles));
+        },
+    )
     .await;
-    if let Err(err) = target.finish().await {
-        eprintln!("warning: {name}: {err}");
-    }
+    finish(name, target, interrupted.is_cancelled(), human).await;
     let report = LessonReport {
         file: name.to_owned(),
         title: lesson.title.clone(),
@@ -251,6 +283,40 @@ async fn check_one(
         );
     }
     report
+}
+
+/// Cleans the cluster up after a lesson. After a Ctrl-C the learner is told what is being
+/// cleaned, and a second Ctrl-C leaves it (saying what was left where).
+async fn finish(name: &str, target: Target, interrupted: bool, human: &Human) {
+    let leftover = target.leftover();
+    let warn = |err: crate::smoke::SmokeError| {
+        eprintln!("warning: {name}: {err}");
+        if let Some(leftover) = &leftover {
+            eprintln!("warning: {name}: {leftover}");
+        }
+    };
+    if !interrupted {
+        if let Err(err) = target.finish().await {
+            warn(err);
+        }
+        return;
+    }
+    human.say(&format!(
+        "Interrupted: {}... (Ctrl-C again to leave it)\n",
+        target.cleanup()
+    ));
+    tokio::select! {
+        finished = target.finish() => {
+            if let Err(err) = finished {
+                warn(err);
+            }
+        }
+        _ = tokio::signal::ctrl_c() => {
+            if let Some(leftover) = leftover {
+                eprintln!("warning: {name}: {leftover}");
+            }
+        }
+    }
 }
 
 fn write_event<W: Write>(json: &mut Option<JsonWriter<W>>, event: &str, fields: serde_json::Value) {

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::check::{ObjectRef, involved_objects, step_requirements};
 use crate::lesson::{Lesson, Step};
@@ -108,6 +109,7 @@ pub async fn check_lesson<W: Write>(
     lesson: &Lesson,
     target: &Target,
     config: CheckConfig,
+    interrupted: &CancellationToken,
     mut json: Option<&mut JsonWriter<W>>,
     on_step: &mut dyn FnMut(&StepResult),
 ) -> Vec<StepResult> {
@@ -116,7 +118,7 @@ pub async fn check_lesson<W: Write>(
     let mut results = Vec::with_capacity(lesson.steps.len());
     let mut stopped = false;
     for step in &lesson.steps {
-        let result = if stopped {
+        let result = if stopped || interrupted.is_cancelled() {
             StepResult::skipped(step)
         } else {
             let env = SolutionEnv {
@@ -124,7 +126,7 @@ pub async fn check_lesson<W: Write>(
                 namespace: target.namespace.clone(),
                 timeout: step.timeout().mul_f64(config.timeout_scale.max(0.0)),
             };
-            check_step(
+            let checked = check_step(
                 lesson,
                 step,
                 &mut source,
@@ -133,8 +135,13 @@ pub async fn check_lesson<W: Write>(
                 config,
                 target,
                 json.as_deref_mut(),
-            )
-            .await
+            );
+            // Ctrl-C abandons the step (its commands' process groups are killed) so the
+            // caller can clean the cluster up; the step counts as skipped.
+            tokio::select! {
+                result = checked => result,
+                () = interrupted.cancelled() => StepResult::skipped(step),
+            }
         };
         if let Some(json) = json.as_deref_mut() {
             write_step_end(json, &result);

@@ -105,9 +105,12 @@ async fn run_one(
             };
         }
     };
-    let pid = child.id();
+    // Kills the command's whole group if it is abandoned: on timeout, or when the step is
+    // dropped (Ctrl-C), so no kubectl it started outlives the check.
+    let mut group = GroupGuard { pid: child.id() };
     match tokio::time::timeout(env.timeout, child.wait_with_output()).await {
         Ok(Ok(out)) => {
+            group.pid = None;
             let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
             output.push_str(&String::from_utf8_lossy(&out.stderr));
             let failure = (!out.status.success()).then(|| match out.status.code() {
@@ -126,9 +129,7 @@ async fn run_one(
             output: String::new(),
         },
         Err(_) => {
-            if let Some(pid) = pid {
-                kill_group(pid);
-            }
+            drop(group);
             CommandRun {
                 command: command.to_owned(),
                 failure: Some(format!(
@@ -137,6 +138,19 @@ async fn run_one(
                 )),
                 output: String::new(),
             }
+        }
+    }
+}
+
+/// While armed (`pid` set), kills the command's process group when dropped.
+struct GroupGuard {
+    pid: Option<u32>,
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            kill_group(pid);
         }
     }
 }

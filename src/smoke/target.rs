@@ -130,6 +130,32 @@ impl Target {
         })
     }
 
+    /// What [`Target::finish`] does, for humans: `deleting namespace x on context y`.
+    pub fn cleanup(&self) -> String {
+        if self.fresh_namespace {
+            format!(
+                "deleting namespace {} on context {}",
+                self.namespace,
+                self.cluster.context()
+            )
+        } else {
+            "stopping the embedded sandbox".to_owned()
+        }
+    }
+
+    /// What stays behind when [`Target::finish`] does not run to its end, and how to remove it;
+    /// `None` when nothing outlives this process (the embedded sandbox).
+    pub fn leftover(&self) -> Option<String> {
+        self.fresh_namespace.then(|| {
+            format!(
+                "left namespace {ns} behind on context {ctx}; delete it with \
+                 `kubectl --context {ctx} delete namespace {ns}`",
+                ns = self.namespace,
+                ctx = self.cluster.context()
+            )
+        })
+    }
+
     /// Deletes the fresh namespace (waiting for it to go) or stops the sandbox.
     pub async fn finish(self) -> Result<(), SmokeError> {
         let mut result = Ok(());

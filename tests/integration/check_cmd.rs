@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_yaml::Value;
 
-use crate::common::{kubetutor, real_kubectl};
+use kubetutor::sandbox::store::ResKey;
+use kubetutor::sandbox::{Sandbox, SandboxConfig};
+
+use crate::common::{kubetutor_std, real_kubectl};
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -28,7 +31,14 @@ impl Env {
     }
 
     fn check(&self) -> assert_cmd::Command {
-        let mut cmd = kubetutor();
+        let mut cmd = assert_cmd::Command::from_std(self.check_std());
+        cmd.timeout(Duration::from_secs(180));
+        cmd
+    }
+
+    /// `kubetutor check` as a plain command, for a test that signals the running child.
+    fn check_std(&self) -> std::process::Command {
+        let mut cmd = kubetutor_std();
         let path = std::env::var("PATH").unwrap_or_default();
         cmd.arg("check")
             .env(
@@ -37,8 +47,7 @@ impl Env {
             )
             .env("HOME", self.dir.path())
             .env("KUBECACHEDIR", self.dir.path().join("cache"))
-            .env("KUBETUTOR_KUBECTL", "")
-            .timeout(Duration::from_secs(180));
+            .env("KUBETUTOR_KUBECTL", "");
         cmd
     }
 
@@ -62,46 +71,73 @@ fn run(cmd: &mut assert_cmd::Command) -> Run {
     }
 }
 
-/// The shipped Part 3 lesson with the fix proposed to the lesson's owner: the three steps
-/// whose goals already hold when they start (`proxy`, `load-balancing`, `verify-update`)
-/// become reading steps, and `proxy`'s POD_NAME capture moves to `deploy`. A no-op once the
-/// lesson is fixed upstream.
-fn part3_without_vacuous_goals(dest: &Path) -> usize {
-    let text = std::fs::read_to_string(repo("lessons/part3-deploy-a-simple-app.yaml"))
-        .expect("the Part 3 lesson is readable");
-    let mut lesson: Value = serde_yaml::from_str(&text).expect("the Part 3 lesson parses");
-    let steps = lesson["steps"].as_sequence_mut().expect("steps");
-    let mut moved = None;
-    for step in steps.iter_mut() {
-        let id = step["id"].as_str().unwrap_or_default().to_owned();
-        if ["proxy", "load-balancing", "verify-update"].contains(&id.as_str())
-            && let Some(map) = step.as_mapping_mut()
-        {
-            map.remove("goals");
-            map.remove("timeout");
-            if let Some(capture) = map.remove("capture") {
-                moved = Some(capture);
-            }
+/// The shipped Part 3 lesson and its number of steps.
+fn part3() -> (PathBuf, usize) {
+    let path = repo("lessons/part3-deploy-a-simple-app.yaml");
+    let text = std::fs::read_to_string(&path).expect("the Part 3 lesson is readable");
+    let lesson: Value = serde_yaml::from_str(&text).expect("the Part 3 lesson parses");
+    let steps = lesson["steps"].as_sequence().expect("steps").len();
+    (path, steps)
+}
+
+/// A sandbox playing a learner's real cluster: `check --context` sees only a kubeconfig.
+struct RealCluster {
+    sandbox: Option<Sandbox>,
+    runtime: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+impl RealCluster {
+    fn start() -> RealCluster {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (path, _) = part3();
+        let lesson = kubetutor::lesson::load(&path).expect("the Part 3 lesson loads");
+        let sandbox = runtime
+            .block_on(Sandbox::start(SandboxConfig {
+                kubeconfig: Some(dir.path().join("kubeconfig")),
+                images: lesson.lesson.sandbox.images.clone(),
+                speed: 20.0,
+                ..SandboxConfig::default()
+            }))
+            .expect("sandbox starts");
+        RealCluster {
+            sandbox: Some(sandbox),
+            runtime,
+            _dir: dir,
         }
     }
-    if let Some(capture) = moved
-        && let Some(deploy) = steps
-            .iter_mut()
-            .find(|s| s["id"].as_str() == Some("deploy"))
-        && let Some(map) = deploy.as_mapping_mut()
-    {
-        map.insert(Value::from("capture"), capture);
+
+    fn sandbox(&self) -> &Sandbox {
+        self.sandbox.as_ref().expect("running")
     }
-    let count = steps.len();
-    std::fs::write(dest, serde_yaml::to_string(&lesson).expect("serializes")).expect("written");
-    count
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.sandbox().kubeconfig_path().to_owned()
+    }
+
+    /// Names of the namespaces that exist now.
+    fn namespaces(&self) -> Vec<String> {
+        let (items, _) = self.sandbox().store().list_arc(&ResKey::namespaces(), None);
+        items
+            .iter()
+            .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+impl Drop for RealCluster {
+    fn drop(&mut self) {
+        if let Some(sandbox) = self.sandbox.take() {
+            self.runtime.block_on(sandbox.shutdown());
+        }
+    }
 }
 
 #[test]
 fn the_part3_lesson_passes_every_step_on_the_sandbox_with_a_junit_report() {
     let Some(env) = Env::new() else { return };
-    let lesson = env.path("part3.yaml");
-    let steps = part3_without_vacuous_goals(&lesson);
+    let (lesson, steps) = part3();
     let junit = env.path("junit.xml");
     let started = Instant::now();
     let out = run(env
@@ -267,4 +303,99 @@ fn fail_fast_skips_the_rest_and_json_lines_carry_event_and_ts() {
     let xml = std::fs::read_to_string(&junit).expect("JUnit written");
     assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");
     assert_eq!(xml.matches("<skipped").count(), 1, "{xml}");
+}
+
+#[test]
+fn on_a_context_each_lesson_gets_a_fresh_namespace_that_is_deleted_afterwards() {
+    let Some(env) = Env::new() else { return };
+    let cluster = RealCluster::start();
+    let (lesson, steps) = part3();
+    let out = run(env
+        .check()
+        .env("KUBECONFIG", cluster.kubeconfig())
+        .args(["--context", "kubetutor-sandbox"])
+        .arg(&lesson));
+    assert_eq!(
+        out.code,
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert_eq!(out.stdout.matches('✔').count(), steps, "{}", out.stdout);
+    let namespace = out
+        .stdout
+        .split("namespace ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the namespace is named")
+        .to_owned();
+    assert!(namespace.starts_with("default-check-"), "{}", out.stdout);
+    let namespaces = cluster.namespaces();
+    assert!(!namespaces.contains(&namespace), "{namespaces:?}");
+    // The learner's own namespace was never touched.
+    let (deployments, _) = cluster
+        .sandbox()
+        .store()
+        .list_arc(&ResKey::deployments(), None);
+    assert!(deployments.is_empty(), "{deployments:?}");
+}
+
+#[test]
+fn ctrl_c_during_a_check_deletes_the_fresh_namespace_and_exits_130() {
+    use std::io::BufRead;
+    let Some(env) = Env::new() else { return };
+    let cluster = RealCluster::start();
+    let (lesson, _) = part3();
+    let junit = env.path("junit.xml");
+    let mut cmd = env.check_std();
+    let mut child = cmd
+        .env("KUBECONFIG", cluster.kubeconfig())
+        .args(["--context", "kubetutor-sandbox", "--junit"])
+        .arg(&junit)
+        .arg(&lesson)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubetutor check starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok);
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        seen.push(line.clone());
+        if line.contains("✔ deploy") {
+            break;
+        }
+    }
+    let namespace = seen
+        .iter()
+        .find_map(|l| l.split("namespace ").nth(1))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no namespace line in {seen:?}"));
+    assert!(
+        cluster.namespaces().contains(&namespace),
+        "{namespace} exists while the check runs"
+    );
+    let signal = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(signal.success());
+    seen.extend(lines);
+    let status = child.wait().expect("kubetutor check ends");
+    let text = seen.join("\n");
+    assert_eq!(status.code(), Some(130), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Interrupted: deleting namespace {namespace} on context kubetutor-sandbox"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("skipped"), "{text}");
+    assert!(!cluster.namespaces().contains(&namespace), "{text}");
+    // The reports are still written, with the steps not run marked skipped.
+    let xml = std::fs::read_to_string(&junit).expect("JUnit written");
+    assert!(xml.contains("<skipped"), "{xml}");
 }

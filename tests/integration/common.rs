@@ -7,8 +7,12 @@ use std::process::Command;
 /// The `kubetutor` binary, with the environment scrubbed of anything that would change its
 /// behaviour (colours, CI detection, the user's kubeconfig, logging).
 pub fn kubetutor() -> assert_cmd::Command {
-    let mut cmd =
-        assert_cmd::Command::cargo_bin("kubetutor").expect("the kubetutor binary is built");
+    assert_cmd::Command::from_std(kubetutor_std())
+}
+
+/// [`kubetutor`] as a plain `std::process::Command`, for tests that drive a running child.
+pub fn kubetutor_std() -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("kubetutor"));
     for var in [
         "NO_COLOR",
         "CLICOLOR_FORCE",
