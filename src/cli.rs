@@ -48,7 +48,8 @@ pub struct RunArgs {
     /// Start at this step id instead of where you stopped.
     #[arg(long)]
     pub from: Option<String>,
-    /// Forget saved progress and start at the first step.
+    /// Forget saved progress and start at the first step (on the embedded sandbox, also
+    /// from an empty cluster).
     #[arg(long)]
     pub reset: bool,
     /// Never prompt: wait for each step's goals in order.

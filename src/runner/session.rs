@@ -48,7 +48,7 @@ pub async fn connect(
     mode: Mode,
 ) -> Result<Session, Error> {
     let (cluster, sandbox) = if args.sandbox {
-        start_sandbox(lesson, sandbox_dir, mode).await?
+        start_sandbox(lesson, sandbox_dir, args.reset, mode).await?
     } else if let Some(context) = &args.context {
         let cluster = connect_cluster(ClusterChoice {
             context: Some(context.clone()),
@@ -64,7 +64,7 @@ pub async fn connect(
                 mode.say(&format!(
                     "No kubeconfig context answers ({err}); starting the embedded sandbox."
                 ));
-                start_sandbox(lesson, sandbox_dir, mode).await?
+                start_sandbox(lesson, sandbox_dir, args.reset, mode).await?
             }
         }
     };
@@ -89,15 +89,31 @@ pub async fn connect(
     })
 }
 
+/// Starts this lesson's sandbox from its saved state, or empty when `fresh` (`--reset`: the
+/// sandbox is kubetutor's own, so starting over means starting from an empty cluster).
 async fn start_sandbox(
     lesson: &Lesson,
     dir: &Path,
+    fresh: bool,
     mode: Mode,
 ) -> Result<(Cluster, Option<Sandbox>), Error> {
     let kubeconfig = dir.join("kubeconfig");
+    let state = dir.join("state.json");
+    if fresh {
+        match std::fs::remove_file(&state) {
+            Ok(()) => mode.say("Sandbox reset: its objects from earlier runs are gone."),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => {
+                return Err(Error::Other(anyhow::Error::new(err).context(format!(
+                    "failed to remove the sandbox's saved state {}",
+                    state.display()
+                ))));
+            }
+        }
+    }
     let config = SandboxConfig {
         kubeconfig: Some(kubeconfig.clone()),
-        state: Some(dir.join("state.json")),
+        state: Some(state),
         images: lesson.sandbox.images.clone(),
         ..SandboxConfig::default()
     };

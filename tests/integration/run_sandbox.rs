@@ -163,3 +163,66 @@ fn json_mode_writes_only_events_on_stdout_when_run_starts_the_sandbox() {
         );
     }
 }
+
+#[test]
+fn reset_starts_the_embedded_sandbox_from_an_empty_cluster() {
+    let Some(kubectl) = real_kubectl() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lesson = dir.path().join("lesson.yaml");
+    std::fs::write(
+        &lesson,
+        "version: 1\ntitle: Marker\nnamespace: marker\nsteps:\n  - id: make\n    title: Make it\n    \
+         timeout: 3s\n    goals:\n      - kind: resource\n        \
+         target: {apiVersion: v1, kind: ConfigMap, name: marker}\n",
+    )
+    .expect("write lesson");
+    let run = |extra: &[&str]| {
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin("kubetutor"));
+        command
+            .arg("run")
+            .arg(&lesson)
+            .args(["--sandbox", "--json"])
+            .args(extra)
+            .env_remove("KUBECONFIG")
+            .env("HOME", dir.path())
+            .env("XDG_STATE_HOME", dir.path().join("state"));
+        RunChild::spawn(command)
+    };
+    // First run: the learner makes the ConfigMap; the sandbox saves it.
+    let mut first = run(&[]);
+    while let Some(event) = first.next() {
+        if event["event"] == "step_started" {
+            let kubeconfig = std::fs::read_dir(dir.path().join("state/kubetutor/sandbox"))
+                .expect("sandbox dir")
+                .filter_map(Result::ok)
+                .map(|entry| entry.path().join("kubeconfig"))
+                .find(|path| path.exists())
+                .expect("a kubeconfig was written");
+            let out = Command::new(&kubectl)
+                .args(["-n", "marker", "create", "configmap", "marker"])
+                .env("KUBECONFIG", &kubeconfig)
+                .env("KUBECACHEDIR", dir.path().join("cache"))
+                .env("HOME", dir.path())
+                .output()
+                .expect("kubectl runs");
+            assert!(out.status.success(), "{out:?}");
+        }
+    }
+    let (code, stderr) = first.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    // Replaying the step: the saved ConfigMap is back, so the goal holds at once.
+    let (code, stderr) = run(&["--from", "make"]).finish();
+    assert_eq!(code, Some(0), "the sandbox kept its objects: {stderr}");
+    // --reset: an empty cluster, so nobody makes the ConfigMap and the step times out.
+    let mut reset = run(&["--reset"]);
+    let mut events = Vec::new();
+    while let Some(event) = reset.next() {
+        events.push(event["event"].as_str().unwrap_or_default().to_owned());
+    }
+    let (code, stderr) = reset.finish();
+    assert_eq!(code, Some(1), "{events:?} {stderr}");
+    assert!(events.contains(&"step_failed".to_owned()), "{events:?}");
+    assert!(stderr.contains("Sandbox reset"), "{stderr}");
+}
