@@ -1,10 +1,33 @@
 //! `kubetutor run` starting the embedded sandbox itself: when asked, and when no kubeconfig
 //! context answers; the learner's kubectl uses the KUBECONFIG line it prints.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::real_kubectl;
 use crate::run_json::{RunChild, lesson_path};
+
+/// The kubeconfig `run` wrote for its sandbox under `$XDG_STATE_HOME` = `home/state`.
+fn sandbox_kubeconfig(home: &Path) -> PathBuf {
+    std::fs::read_dir(home.join("state/kubetutor/sandbox"))
+        .expect("the sandbox keeps its files under the state dir")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().join("kubeconfig"))
+        .find(|path| path.exists())
+        .expect("a kubeconfig was written")
+}
+
+/// Runs the real kubectl against `run`'s sandbox, as the learner's second terminal does.
+fn kubectl_ok(kubectl: &Path, home: &Path, args: &[&str]) {
+    let out = Command::new(kubectl)
+        .args(args)
+        .env("KUBECONFIG", sandbox_kubeconfig(home))
+        .env("KUBECACHEDIR", home.join("cache"))
+        .env("HOME", home)
+        .output()
+        .expect("kubectl runs");
+    assert!(out.status.success(), "{out:?}");
+}
 
 #[test]
 fn without_a_cluster_run_starts_the_sandbox_and_says_how_to_reach_it() {
@@ -26,22 +49,19 @@ fn without_a_cluster_run_starts_the_sandbox_and_says_how_to_reach_it() {
             break;
         }
     }
-    let state = dir.path().join("state/kubetutor/sandbox");
-    let kubeconfig = std::fs::read_dir(&state)
-        .expect("the sandbox keeps its files under the state dir")
-        .filter_map(Result::ok)
-        .map(|entry| entry.path().join("kubeconfig"))
-        .find(|path| path.exists())
-        .expect("a kubeconfig was written");
-    let out = Command::new(kubectl)
-        .args(["-n", "run-basics", "create", "deployment", "web"])
-        .arg("--image=example/web:v1")
-        .env("KUBECONFIG", &kubeconfig)
-        .env("KUBECACHEDIR", dir.path().join("cache"))
-        .env("HOME", dir.path())
-        .output()
-        .expect("kubectl runs");
-    assert!(out.status.success(), "{out:?}");
+    let kubeconfig = sandbox_kubeconfig(dir.path());
+    kubectl_ok(
+        &kubectl,
+        dir.path(),
+        &[
+            "-n",
+            "run-basics",
+            "create",
+            "deployment",
+            "web",
+            "--image=example/web:v1",
+        ],
+    );
     while let Some(event) = run.next() {
         if event["event"] == "step_passed" {
             assert_eq!(event["step"], "create");
@@ -194,20 +214,11 @@ fn reset_starts_the_embedded_sandbox_from_an_empty_cluster() {
     let mut first = run(&[]);
     while let Some(event) = first.next() {
         if event["event"] == "step_started" {
-            let kubeconfig = std::fs::read_dir(dir.path().join("state/kubetutor/sandbox"))
-                .expect("sandbox dir")
-                .filter_map(Result::ok)
-                .map(|entry| entry.path().join("kubeconfig"))
-                .find(|path| path.exists())
-                .expect("a kubeconfig was written");
-            let out = Command::new(&kubectl)
-                .args(["-n", "marker", "create", "configmap", "marker"])
-                .env("KUBECONFIG", &kubeconfig)
-                .env("KUBECACHEDIR", dir.path().join("cache"))
-                .env("HOME", dir.path())
-                .output()
-                .expect("kubectl runs");
-            assert!(out.status.success(), "{out:?}");
+            kubectl_ok(
+                &kubectl,
+                dir.path(),
+                &["-n", "marker", "create", "configmap", "marker"],
+            );
         }
     }
     let (code, stderr) = first.finish();
