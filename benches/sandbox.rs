@@ -210,8 +210,8 @@ async fn ready_spawned(bin: &Path, dir: &Path) -> Result<f64> {
     Ok(elapsed)
 }
 
-/// VmRSS and VmHWM of a process in MiB.
-fn rss_mib(pid: &str) -> Result<(f64, f64)> {
+/// VmRSS and VmHWM of a process in MB (10^6 bytes, the unit of issue 3's target).
+fn rss_mb(pid: &str) -> Result<(f64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .context("failed to read /proc status")?;
     let field = |name: &str| -> Result<f64> {
@@ -224,7 +224,7 @@ fn rss_mib(pid: &str) -> Result<(f64, f64)> {
             .nth(1)
             .ok_or_else(|| anyhow!("empty {name}"))?
             .parse()?;
-        Ok(kib / 1024.0)
+        Ok(kib * 1024.0 / 1e6)
     };
     Ok((field("VmRSS:")?, field("VmHWM:")?))
 }
@@ -281,7 +281,7 @@ async fn table_list(client: &Client, limit: Option<usize>) -> Result<usize> {
 async fn replicas(client: &Client, pid: Option<String>, report: &mut Report) -> Result<()> {
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let rss_before = pid.as_deref().map(rss_mib).transpose()?;
+    let rss_before = pid.as_deref().map(rss_mb).transpose()?;
     let t0 = Instant::now();
     deployments
         .create(&PostParams::default(), &big_deployment()?)
@@ -312,7 +312,7 @@ async fn replicas(client: &Client, pid: Option<String>, report: &mut Report) -> 
     report.timed("create Deployment (1000 replicas)", created, "s", None);
     report.timed("1000 replicas all ready", ready, "s", Some(60.0));
 
-    let rss_ready = pid.as_deref().map(rss_mib).transpose()?;
+    let rss_ready = pid.as_deref().map(rss_mb).transpose()?;
     let mut typed = Vec::new();
     let mut tables = Vec::new();
     let mut paged = Vec::new();
@@ -355,20 +355,20 @@ async fn replicas(client: &Client, pid: Option<String>, report: &mut Report) -> 
     if let Some(pid) = pid.as_deref() {
         // Let the controllers settle (events, endpoints) before the steady figure.
         tokio::time::sleep(Duration::from_secs(5)).await;
-        let (steady, peak) = rss_mib(pid)?;
+        let (steady, peak) = rss_mb(pid)?;
         if let Some((before, _)) = rss_before {
-            report.timed("RSS before the deployment", before, "MiB", None);
+            report.timed("RSS before the deployment", before, "MB", None);
         }
         if let Some((at_ready, _)) = rss_ready {
-            report.timed("RSS when 1000 pods ready", at_ready, "MiB", Some(150.0));
+            report.timed("RSS when 1000 pods ready", at_ready, "MB", Some(150.0));
         }
         report.timed(
             "RSS steady at 1000 pods (after lists + 5 s)",
             steady,
-            "MiB",
+            "MB",
             Some(150.0),
         );
-        report.timed("RSS peak (VmHWM, whole run)", peak, "MiB", Some(150.0));
+        report.timed("RSS peak (VmHWM, whole run)", peak, "MB", Some(150.0));
     }
     Ok(())
 }
