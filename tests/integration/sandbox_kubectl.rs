@@ -255,6 +255,71 @@ async fn apply_client_and_server_side() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_side_apply_of_a_changed_deployment_merges_containers_by_name() {
+    let Some(c) = Cluster::start(Vec::new()).await else {
+        return;
+    };
+    let manifest = c.dir().join("web.yaml");
+    let path = manifest.to_str().expect("utf-8 path");
+    let write = |image: &str, env: &str| {
+        std::fs::write(
+            &manifest,
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  \
+                 replicas: 1\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    \
+                 metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      \
+                 - name: web\n        image: {image}\n        env:{env}\n"
+            ),
+        )
+        .expect("write manifest");
+    };
+    write(
+        "nginx:1.27",
+        "\n        - {name: A, value: \"1\"}\n        - {name: B, value: \"2\"}",
+    );
+    assert!(
+        c.ok(&["apply", "-f", path])
+            .contains("deployment.apps/web created")
+    );
+    write("nginx:1.28", "\n        - {name: A, value: \"1\"}");
+    let out = c.ok(&["apply", "-f", path]);
+    assert!(out.contains("deployment.apps/web configured"), "{out}");
+    let containers = c.ok(&[
+        "get",
+        "deploy",
+        "web",
+        "-o",
+        "jsonpath={range .spec.template.spec.containers[*]}{.name}={.image} {.env[*].name};{end}",
+    ]);
+    // One container, updated in place; the env var dropped from the manifest is gone.
+    assert_eq!(containers, "web=nginx:1.28 A;");
+    c.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_explain_reads_the_kinds_schemas() {
+    let Some(c) = Cluster::start(Vec::new()).await else {
+        return;
+    };
+    let replicas = c.ok(&["explain", "deployment.spec.replicas"]);
+    assert!(replicas.contains("KIND:       Deployment"), "{replicas}");
+    assert!(replicas.contains("FIELD: replicas <integer>"), "{replicas}");
+    assert!(replicas.contains("Number of desired pods"), "{replicas}");
+    let pods = c.ok(&["explain", "pods"]);
+    assert!(pods.contains("KIND:       Pod"), "{pods}");
+    let metadata = pods
+        .lines()
+        .find(|l| l.trim_start().starts_with("metadata"))
+        .unwrap_or_default();
+    assert_eq!(metadata.trim(), "metadata\t<ObjectMeta>", "{pods}");
+    let ports = c.ok(&["explain", "svc.spec.ports.nodePort"]);
+    assert!(ports.contains("FIELD: nodePort <integer>"), "{ports}");
+    let err = c.fails(&["explain", "deployment.spec.nope"]);
+    assert!(err.contains("field \"nope\" does not exist"), "{err}");
+    c.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_status_objects() {
     let Some(c) = Cluster::start(Vec::new()).await else {
         return;

@@ -1,11 +1,55 @@
-//! A minimal OpenAPI v3 surface: enough for `kubectl apply` (client- and server-side) to find
-//! each kind's patch operation and its `fieldValidation` parameter.
+//! The OpenAPI v3 surface: each kind's patch operation with its `fieldValidation` parameter
+//! (how `kubectl apply` learns the server validates fields), and the kinds' schemas with the
+//! upstream descriptions, from k8s-openapi (what `kubectl explain` prints).
 
+use k8s_openapi::api::apps::v1 as apps;
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::discovery::v1 as discovery;
+use schemars::JsonSchema;
+use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
 use super::resources::{GROUPS, RESOURCES};
 
-const HASH: &str = "6B6B7475746F7231";
+/// Clients cache each group document under this hash: change it whenever the documents change,
+/// or a kubectl that talked to an older sandbox keeps using what it cached then.
+const HASH: &str = "6B74757432303236";
+
+/// Lists the real schemas mark for strategic merge, by (schema, property): kubectl's client-side
+/// `apply` computes its patches from these, merging such lists by key rather than replacing
+/// them (k8s-openapi's schemas omit the extensions).
+const PATCH_MERGE_KEYS: &[(&str, &str, &str)] = &[
+    ("io.k8s.api.core.v1.PodSpec", "containers", "name"),
+    ("io.k8s.api.core.v1.PodSpec", "initContainers", "name"),
+    ("io.k8s.api.core.v1.PodSpec", "ephemeralContainers", "name"),
+    ("io.k8s.api.core.v1.PodSpec", "volumes", "name"),
+    ("io.k8s.api.core.v1.PodSpec", "imagePullSecrets", "name"),
+    ("io.k8s.api.core.v1.PodSpec", "tolerations", ""),
+    ("io.k8s.api.core.v1.Container", "ports", "containerPort"),
+    ("io.k8s.api.core.v1.Container", "env", "name"),
+    ("io.k8s.api.core.v1.Container", "volumeMounts", "mountPath"),
+    (
+        "io.k8s.api.core.v1.Container",
+        "volumeDevices",
+        "devicePath",
+    ),
+    ("io.k8s.api.core.v1.ServiceSpec", "ports", "port"),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+        "ownerReferences",
+        "uid",
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+        "finalizers",
+        "",
+    ),
+    ("io.k8s.api.apps.v1.DeploymentStatus", "conditions", "type"),
+    ("io.k8s.api.apps.v1.ReplicaSetStatus", "conditions", "type"),
+    ("io.k8s.api.core.v1.PodStatus", "conditions", "type"),
+    ("io.k8s.api.core.v1.NodeStatus", "conditions", "type"),
+    ("io.k8s.api.core.v1.NodeStatus", "addresses", "type"),
+];
 
 fn group_paths() -> Vec<(String, &'static str, &'static str)> {
     let mut out = vec![("api/v1".to_owned(), "", "v1")];
@@ -72,8 +116,70 @@ pub fn group_document(path: &str) -> Option<Value> {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "v1.37.1"},
         "paths": paths,
-        "components": {"schemas": {}}
+        "components": {"schemas": schemas(group, version)}
     }))
+}
+
+/// Every schema the kinds of one group-version need, each kind's own marked with its
+/// `x-kubernetes-group-version-kind` (how `kubectl explain` finds it).
+fn schemas(group: &str, version: &str) -> Map<String, Value> {
+    let mut generator = SchemaSettings::openapi3().into_generator();
+    let kinds: Vec<(String, &str)> = RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .filter_map(|r| Some((kind_schema(&mut generator, r.kind)?, r.kind)))
+        .collect();
+    let mut schemas = generator.take_definitions(true);
+    for (name, kind) in kinds {
+        if let Some(Value::Object(schema)) = schemas.get_mut(&name) {
+            // k8s-openapi requires what its Rust types cannot leave out; the API does not
+            // (`kubectl explain pods` shows no `-required-` on metadata or spec).
+            if let Some(Value::Array(required)) = schema.get_mut("required") {
+                required.retain(|f| f != "metadata" && f != "spec");
+                if required.is_empty() {
+                    schema.remove("required");
+                }
+            }
+            schema.insert(
+                "x-kubernetes-group-version-kind".to_owned(),
+                json!([{"group": group, "kind": kind, "version": version}]),
+            );
+        }
+    }
+    for (schema, property, key) in PATCH_MERGE_KEYS {
+        if let Some(Value::Object(field)) = schemas
+            .get_mut(*schema)
+            .and_then(|s| s.pointer_mut(&format!("/properties/{property}")))
+        {
+            field.insert("x-kubernetes-patch-strategy".to_owned(), json!("merge"));
+            if !key.is_empty() {
+                field.insert("x-kubernetes-patch-merge-key".to_owned(), json!(key));
+            }
+        }
+    }
+    schemas
+}
+
+/// Adds `kind`'s schema (and those it refers to) to `generator`; its name, `None` for a kind
+/// without one.
+fn kind_schema(generator: &mut SchemaGenerator, kind: &str) -> Option<String> {
+    fn add<T: JsonSchema>(generator: &mut SchemaGenerator) -> String {
+        generator.subschema_for::<T>();
+        T::schema_name().into_owned()
+    }
+    Some(match kind {
+        "Namespace" => add::<core::Namespace>(generator),
+        "Node" => add::<core::Node>(generator),
+        "Pod" => add::<core::Pod>(generator),
+        "Service" => add::<core::Service>(generator),
+        "Endpoints" => add::<core::Endpoints>(generator),
+        "Event" => add::<core::Event>(generator),
+        "ConfigMap" => add::<core::ConfigMap>(generator),
+        "Deployment" => add::<apps::Deployment>(generator),
+        "ReplicaSet" => add::<apps::ReplicaSet>(generator),
+        "EndpointSlice" => add::<discovery::EndpointSlice>(generator),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -92,5 +198,42 @@ mod tests {
         let op = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(op["x-kubernetes-group-version-kind"]["kind"], "Deployment");
         assert!(group_document("apis/batch/v1").is_none());
+    }
+
+    #[test]
+    fn kinds_have_schemas_that_kubectl_explain_can_find_and_follow() {
+        let doc = group_document("apis/apps/v1").expect("apps doc");
+        let schemas = &doc["components"]["schemas"];
+        let deployment = &schemas["io.k8s.api.apps.v1.Deployment"];
+        assert_eq!(
+            deployment["x-kubernetes-group-version-kind"],
+            json!([{"group": "apps", "kind": "Deployment", "version": "v1"}])
+        );
+        // Every reference resolves inside the document.
+        let text = doc.to_string();
+        for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = piece.split('"').next().unwrap_or_default();
+            assert!(schemas.get(name).is_some(), "dangling $ref to {name}");
+        }
+        let spec = deployment["properties"]["spec"]["allOf"][0]["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            .expect("spec refers to its schema");
+        let replicas = &schemas[spec]["properties"]["replicas"];
+        assert_eq!(replicas["type"], "integer");
+        assert!(
+            replicas["description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("Number of desired pods"))
+        );
+        assert!(deployment.get("required").is_none(), "{deployment}");
+        let containers = &schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
+        assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
+        let core = group_document("api/v1").expect("core doc");
+        assert_eq!(
+            core["components"]["schemas"]["io.k8s.api.core.v1.Pod"]["x-kubernetes-group-version-kind"]
+                [0]["kind"],
+            "Pod"
+        );
     }
 }
