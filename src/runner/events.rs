@@ -61,6 +61,34 @@ pub enum Event {
     Deadline,
 }
 
+const SLOW_STEP: &str =
+    "This step is taking longer than expected. Press Enter for a hint, the solution or to skip it.";
+
+/// What happened while the menu was open, to catch up on when it closes.
+#[derive(Debug, Default)]
+struct MenuState {
+    /// The menu is open.
+    open: bool,
+    /// The cluster changed: the goals need judging again.
+    changed: bool,
+    /// The last word on the connection: `Some(why)` lost, `None` up; unset if none came.
+    link: Option<Option<String>>,
+    /// The step's deadline passed.
+    deadline: bool,
+}
+
+impl MenuState {
+    fn cluster(&mut self, signal: ClusterSignal) {
+        match signal {
+            ClusterSignal::Lost(why) => self.link = Some(Some(why)),
+            ClusterSignal::Changed | ClusterSignal::Restored => {
+                self.changed = true;
+                self.link = Some(None);
+            }
+        }
+    }
+}
+
 /// How the loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
@@ -153,6 +181,10 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut input_open = true;
         let mut lost = false;
+        // While the learner's menu is open it owns the terminal: nothing may be printed, so
+        // the step stays as it is (a menu choice then still applies to the step it was made
+        // for). What happens meanwhile is caught up on when the menu closes.
+        let mut menu = MenuState::default();
         loop {
             while let Some(transition) = queue.pop_front() {
                 self.output.transition(self.machine, &transition);
@@ -202,6 +234,12 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
             };
 
             match event {
+                Event::Cluster(signal) if menu.open => menu.cluster(signal),
+                Event::Tick if menu.open => {}
+                Event::Deadline if menu.open => {
+                    deadline = None;
+                    menu.deadline = true;
+                }
                 Event::Cluster(signal) => {
                     match &signal {
                         ClusterSignal::Lost(_) if !lost => {
@@ -237,16 +275,17 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
                 Event::Deadline => {
                     deadline = None;
                     if self.config.interactive {
-                        self.output.notice(
-                            "This step is taking longer than expected. Press Enter for a hint, \
-                             the solution or to skip it.",
-                        );
+                        self.output.notice(SLOW_STEP);
                     } else {
                         queue.extend(self.machine.timed_out());
                     }
                 }
                 Event::Input(input) => {
                     let hold = matches!(input, InputEvent::MenuOpened(_));
+                    let was_open = menu.open;
+                    if !matches!(input, InputEvent::Echoed(_)) {
+                        menu.open = hold;
+                    }
                     if !matches!(
                         input,
                         InputEvent::Closed | InputEvent::Interrupted | InputEvent::Echoed(_)
@@ -285,6 +324,29 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
                     }
                     if !hold {
                         self.output.input_done();
+                    }
+                    if was_open && !menu.open {
+                        let caught_up = std::mem::take(&mut menu);
+                        match caught_up.link {
+                            Some(Some(why)) if !lost => {
+                                lost = true;
+                                self.output.cluster(&ClusterSignal::Lost(why));
+                            }
+                            Some(None) if lost => {
+                                lost = false;
+                                self.output.cluster(&ClusterSignal::Restored);
+                            }
+                            _ => {}
+                        }
+                        if caught_up.deadline {
+                            self.output.notice(SLOW_STEP);
+                        }
+                        if caught_up.changed && !lost {
+                            queue.extend(self.evaluate().await);
+                            if self.machine.phase() == Phase::Capturing {
+                                queue.extend(self.try_captures());
+                            }
+                        }
                     }
                 }
             }

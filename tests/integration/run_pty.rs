@@ -170,6 +170,43 @@ fn the_interactive_screen_ticks_goals_gives_hints_quits_resumes_and_survives_ctr
 }
 
 #[test]
+fn a_step_completed_while_the_menu_is_open_passes_when_it_closes_without_garbling_it() {
+    let Some(world) = World::start() else { return };
+    let Some(tmux) = Tmux::start(world.dir.path()) else {
+        return;
+    };
+    tmux.line(&format!(
+        "clear; {} run {} --context kubetutor-sandbox; echo EXIT:$?",
+        assert_cmd::cargo::cargo_bin("kubetutor").display(),
+        lesson_path().display()
+    ));
+    tmux.wait_for("Press Enter to continue");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Step 2/5 · Create the deployment");
+    tmux.wait_for("deployed: ");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Show the solution");
+    assert!(world.kubectl("kubectl create deployment web --image=example/web:v1"));
+    // The goal holds now, but the menu owns the terminal: nothing is printed over it.
+    std::thread::sleep(Duration::from_secs(2));
+    let screen = tmux.screen();
+    assert!(!screen.contains("Step 2/5 passed"), "{screen}");
+    assert!(screen.contains("Quit (progress is saved)"), "{screen}");
+    // Esc closes the menu; the step passes at once and the next one prints cleanly.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("✔ Step 2/5 passed");
+    let screen = tmux.wait_for("Step 3/5 · Expose it");
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.starts_with("Step 3/5 · Expose it")),
+        "the next step starts at the left margin:\n{screen}"
+    );
+    tmux.line("q");
+    tmux.wait_for("EXIT:0");
+}
+
+#[test]
 fn the_learner_is_asked_before_a_cluster_that_is_not_a_practice_one() {
     let Some(world) = World::start() else { return };
     let Some(tmux) = Tmux::start(world.dir.path()) else {

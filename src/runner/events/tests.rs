@@ -376,3 +376,79 @@ async fn a_loss_is_reported_once_and_changes_flowing_again_count_as_restored() {
         ]
     );
 }
+
+/// Opens the menu as the prompt thread does, waiting for the loop's ack.
+async fn open_menu(h: &Harness) {
+    let (ack, acked) = std::sync::mpsc::channel();
+    h.input.send(InputEvent::MenuOpened(ack)).unwrap();
+    pause().await;
+    assert!(acked.try_recv().is_ok(), "the loop acks the menu");
+}
+
+#[tokio::test]
+async fn while_the_menu_is_open_the_step_waits_and_the_choice_applies_to_it() {
+    let (ending, output, _, _) = run_with(true, 1.0, |h| {
+        tokio::spawn(async move {
+            pause().await;
+            h.input.send(InputEvent::Continue).unwrap();
+            pause().await;
+            open_menu(&h).await;
+            // The learner's other terminal completes the step while the menu is up.
+            set(&h, "make", &[true, true]);
+            pause().await;
+            h.input.send(InputEvent::Solution).unwrap();
+            pause().await;
+            h.input.send(InputEvent::Quit).unwrap();
+        })
+    })
+    .await;
+    assert_eq!(ending, Ending::Quit);
+    // Had the step moved on under the menu, the solution shown would be the next step's.
+    assert_eq!(output.solutions, vec!["make"]);
+    assert_eq!(
+        output.events(),
+        vec![
+            "step_started read",
+            "step_passed read",
+            "step_started make",
+            "goal_met make",
+            "goal_met make",
+            "step_passed make",
+            "step_started last",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_recovery_while_the_menu_is_open_is_reported_when_it_closes() {
+    let (ending, output, _, _) = run_with(true, 1.0, |h| {
+        tokio::spawn(async move {
+            pause().await;
+            h.input.send(InputEvent::Continue).unwrap();
+            pause().await;
+            let _ = h.signals.send(ClusterSignal::Lost("refused".to_owned()));
+            pause().await;
+            open_menu(&h).await;
+            let _ = h.signals.send(ClusterSignal::Restored);
+            set(&h, "make", &[true, true]);
+            pause().await;
+            h.input.send(InputEvent::MenuClosed).unwrap();
+            pause().await;
+            h.input.send(InputEvent::Quit).unwrap();
+        })
+    })
+    .await;
+    assert_eq!(ending, Ending::Quit);
+    assert_eq!(
+        output.cluster,
+        vec![
+            ClusterSignal::Lost("refused".to_owned()),
+            ClusterSignal::Restored
+        ]
+    );
+    assert!(
+        output.events().contains(&"step_passed make".to_owned()),
+        "{:?}",
+        output.events()
+    );
+}
