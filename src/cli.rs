@@ -34,8 +34,9 @@ pub enum Command {
 /// Arguments of `kubetutor run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Lesson file to follow.
-    pub lesson: PathBuf,
+    /// Lesson file to follow, or the name of one in ./lessons. Without it: the only lesson
+    /// in ./lessons, or a menu of them.
+    pub lesson: Option<PathBuf>,
     /// Use the embedded sandbox cluster even if a kubeconfig context answers.
     #[arg(long, conflicts_with = "context")]
     pub sandbox: bool,

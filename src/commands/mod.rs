@@ -1,6 +1,7 @@
 //! One module per subcommand: each turns parsed arguments into an exit code.
 
 pub mod check;
+pub mod choose;
 pub mod lint;
 pub mod list;
 pub mod run;

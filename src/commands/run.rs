@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::mpsc;
 
+use super::choose;
 use crate::cli::RunArgs;
 use crate::error::{EXIT_FAILED, EXIT_OK, Error};
 use crate::lesson::Lesson;
@@ -67,7 +68,13 @@ async fn run_async(args: RunArgs) -> Result<ExitCode, Error> {
     if !args.no_input && !args.json && !mode.interactive {
         eprintln!("stdin is not a terminal: running without prompts, as with --no-input");
     }
-    let loaded = load_lesson(&args.lesson)?;
+    let ask: choose::Pick<'_> = &choose::ask;
+    let path = choose::resolve(
+        args.lesson.as_deref(),
+        Path::new(choose::LESSONS_DIR),
+        mode.interactive.then_some(ask),
+    )?;
+    let loaded = load_lesson(&path)?;
     let lesson = loaded.lesson;
     let namespace = args
         .namespace

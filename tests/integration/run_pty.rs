@@ -207,6 +207,35 @@ fn a_step_completed_while_the_menu_is_open_passes_when_it_closes_without_garblin
 }
 
 #[test]
+fn without_a_lesson_the_learner_picks_one_from_a_menu() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(tmux) = Tmux::start(dir.path()) else {
+        return;
+    };
+    let lessons = dir.path().join("lessons");
+    std::fs::create_dir(&lessons).expect("lessons dir");
+    for (file, title) in [("a.yaml", "Alpha"), ("b.yaml", "Beta")] {
+        std::fs::write(
+            lessons.join(file),
+            format!("version: 1\ntitle: {title}\nsteps:\n  - id: read\n    title: Read {title}\n"),
+        )
+        .expect("write lesson");
+    }
+    tmux.line(&format!(
+        "clear; cd {}; {} run --sandbox; echo EXIT:$?",
+        dir.path().display(),
+        assert_cmd::cargo::cargo_bin("kubetutor").display(),
+    ));
+    tmux.wait_for("Which lesson?");
+    tmux.wait_for("Beta  (lessons/b.yaml)");
+    tmux.keys(&["Down"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Step 1/1 · Read Beta");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("EXIT:0");
+}
+
+#[test]
 fn the_learner_is_asked_before_a_cluster_that_is_not_a_practice_one() {
     let Some(world) = World::start() else { return };
     let Some(tmux) = Tmux::start(world.dir.path()) else {

@@ -237,3 +237,44 @@ fn reset_starts_the_embedded_sandbox_from_an_empty_cluster() {
     assert!(events.contains(&"step_failed".to_owned()), "{events:?}");
     assert!(stderr.contains("Sandbox reset"), "{stderr}");
 }
+
+#[test]
+fn without_a_lesson_run_takes_the_only_one_in_lessons_or_names_them_all() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lessons = dir.path().join("lessons");
+    std::fs::create_dir(&lessons).expect("lessons dir");
+    let quiet = |title: &str| {
+        format!(
+            "version: 1\ntitle: {title}\nnamespace: quiet\nsteps:\n  - id: read\n    title: Read\n"
+        )
+    };
+    std::fs::write(lessons.join("first.yaml"), quiet("First")).expect("write lesson");
+    let run = |args: &[&str]| {
+        crate::common::kubetutor()
+            .current_dir(dir.path())
+            .arg("run")
+            .args(["--sandbox", "--json"])
+            .args(args)
+            .env("HOME", dir.path())
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .expect("kubetutor runs")
+    };
+    let out = run(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(stdout.contains("\"lesson_passed\""), "{stdout}");
+    // A lesson's name is enough.
+    let out = run(&["first"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    std::fs::write(lessons.join("second.yml"), quiet("Second")).expect("write lesson");
+    let out = run(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("lessons/first.yaml  (First)")
+            && stderr.contains("lessons/second.yml  (Second)"),
+        "{stderr}"
+    );
+}
