@@ -258,5 +258,12 @@ mod tests {
         .await
         .unwrap_err();
         assert!(err.to_string().starts_with("no kubeconfig found"), "{err}");
+        // Falling back to the sandbox for want of a kubeconfig is not a failure to reach one.
+        assert!(
+            err.sandbox_reason()
+                .starts_with("No cluster is configured (")
+        );
+        let missing = ClusterError::NoKubeconfig("x".into());
+        assert!(!missing.sandbox_reason().contains("start a local cluster"));
     }
 }

@@ -182,6 +182,16 @@ pub enum ClusterError {
     SyncTimeout(u64),
 }
 
+impl ClusterError {
+    /// Why kubetutor falls back to the embedded sandbox, for the line that says it does.
+    pub fn sandbox_reason(&self) -> String {
+        match self {
+            ClusterError::NoKubeconfig(why) => format!("No cluster is configured ({why})"),
+            other => format!("No kubeconfig context answers ({other})"),
+        }
+    }
+}
+
 /// The most useful words of an error chain: a known IO failure in plain words, else the
 /// innermost message (outer layers only repeat "failed to ...").
 pub(crate) fn describe_error(err: &(dyn std::error::Error + 'static)) -> String {

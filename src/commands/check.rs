@@ -179,7 +179,10 @@ async fn choose_cluster(args: &CheckArgs) -> ClusterMode {
             ClusterMode::Context(Some(cluster.context().to_owned()))
         }
         Err(err) => {
-            eprintln!("No kubeconfig context answers ({err}); checking on the embedded sandbox.");
+            eprintln!(
+                "{}; checking on the embedded sandbox.",
+                err.sandbox_reason()
+            );
             ClusterMode::Sandbox
         }
     }

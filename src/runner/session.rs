@@ -62,7 +62,8 @@ pub async fn connect(
             Ok(cluster) => (cluster, None),
             Err(err) => {
                 mode.say(&format!(
-                    "No kubeconfig context answers ({err}); starting the embedded sandbox."
+                    "{}; starting the embedded sandbox.",
+                    err.sandbox_reason()
                 ));
                 start_sandbox(lesson, sandbox_dir, args.reset, mode).await?
             }
