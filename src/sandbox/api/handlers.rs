@@ -17,8 +17,8 @@ use super::status::ApiError;
 use super::strict;
 use super::table::{self, IncludeObject};
 use super::{
-    ApiResult, ApiState, RequestLabel, Target, admission, json_response, protobuf, read_body,
-    subresources, watch,
+    ApiResult, ApiState, RequestLabel, Target, admission, header_or, json_response, protobuf,
+    read_body, subresources, watch,
 };
 
 /// Routes a resource request to its handler.
@@ -35,12 +35,7 @@ pub async fn dispatch(
         Some(sub) => format!("{}/{sub}", target.info.resource),
         None => target.info.resource.to_owned(),
     };
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let accept = header_or(&req, header::ACCEPT, "");
     let verb = |v: &str, label: &mut RequestLabel| label.verb = v.to_owned();
     match (
         target.name.is_some(),
@@ -223,12 +218,9 @@ fn get(state: &ApiState, target: &Target, query: &Query, accept: &str, pretty: b
     Ok(json_response(StatusCode::OK, &obj, pretty))
 }
 
-fn content_type(req: &Request<Body>) -> String {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
-        .to_owned()
+/// The request's Content-Type, `application/json` when absent.
+pub fn content_type(req: &Request<Body>) -> String {
+    header_or(req, header::CONTENT_TYPE, "application/json")
 }
 
 /// Decodes a JSON, YAML or protobuf object body.

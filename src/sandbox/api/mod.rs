@@ -153,6 +153,15 @@ fn authorized(token: &str, headers: &HeaderMap) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A request header as text, `default` when absent or not text.
+pub fn header_or(req: &Request<Body>, name: header::HeaderName, default: &str) -> String {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(default)
+        .to_owned()
+}
+
 /// Renders an error as a Status response.
 pub fn error_response(err: &ApiError, pretty: bool) -> Response<Body> {
     json_response(err.status_code(), &err.to_status(), pretty)
@@ -224,12 +233,7 @@ async fn route(
     pretty: bool,
 ) -> ApiResult {
     let path = req.uri().path().to_owned();
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let accept = header_or(&req, header::ACCEPT, "");
     let method = req.method().clone();
     let trimmed = path.trim_end_matches('/');
     let get_only = |label: &mut RequestLabel| -> Result<(), ApiError> {

@@ -10,22 +10,13 @@ use serde_json::{Value, json};
 
 use crate::sandbox::store::{ResKey, StoreError};
 
-use super::handlers::{decode_object, store_error, with_type};
+use super::handlers::{content_type, current, decode_object, store_error};
 use super::patch::{self, PatchKind};
 use super::query::Query;
 use super::status::ApiError;
 use super::{
     ApiResult, ApiState, Target, admission, exec, json_response, printers, read_body, shell,
 };
-
-fn get_object(state: &ApiState, target: &Target) -> Result<Value, ApiError> {
-    let name = target.name.as_deref().unwrap_or_default();
-    state
-        .store
-        .get(&target.key(), target.ns(), name)
-        .map(|o| with_type(target, o))
-        .ok_or_else(|| ApiError::not_found(target.info.group, target.info.resource, name))
-}
 
 /// The `autoscaling/v1 Scale` view of a deployment or replica set.
 pub fn to_scale(obj: &Value) -> Value {
@@ -61,20 +52,15 @@ pub async fn scale(
     if method == axum::http::Method::GET {
         return Ok(json_response(
             StatusCode::OK,
-            &to_scale(&get_object(state, target)?),
+            &to_scale(&current(state, target)?),
             pretty,
         ));
     }
-    let ct = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
-        .to_owned();
+    let ct = content_type(&req);
     let body = read_body(req.into_body()).await?;
     let name = target.name.clone().unwrap_or_default();
     for _ in 0..10 {
-        let obj = get_object(state, target)?;
+        let obj = current(state, target)?;
         let current = to_scale(&obj);
         let wanted = match method {
             axum::http::Method::PUT => decode_object(&ct, &body)?,
@@ -189,7 +175,7 @@ fn ensure_running(pod: &Value, container: &str) -> Result<(), ApiError> {
 
 /// `GET .../pods/NAME/log` (text/plain; `follow`, `tailLines`).
 pub async fn logs(state: &Arc<ApiState>, target: &Target, query: &Query) -> ApiResult {
-    let pod = get_object(state, target)?;
+    let pod = current(state, target)?;
     let container = pick_container(&pod, query.get("container"))?;
     ensure_running(&pod, &container)?;
     let mut lines = state.catalogue.logs(&pod, &container);
@@ -255,7 +241,7 @@ pub async fn exec(
     target: &Target,
     query: &Query,
 ) -> ApiResult {
-    let pod = get_object(state, target)?;
+    let pod = current(state, target)?;
     let container = pick_container(&pod, query.get("container"))?;
     ensure_running(&pod, &container)?;
     if query.commands.is_empty() {
