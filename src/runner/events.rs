@@ -69,24 +69,10 @@ const SLOW_STEP: &str =
 struct MenuState {
     /// The menu is open.
     open: bool,
-    /// The cluster changed: the goals need judging again.
-    changed: bool,
-    /// The last word on the connection: `Some(why)` lost, `None` up; unset if none came.
-    link: Option<Option<String>>,
+    /// The latest cluster signal.
+    signal: Option<ClusterSignal>,
     /// The step's deadline passed.
     deadline: bool,
-}
-
-impl MenuState {
-    fn cluster(&mut self, signal: ClusterSignal) {
-        match signal {
-            ClusterSignal::Lost(why) => self.link = Some(Some(why)),
-            ClusterSignal::Changed | ClusterSignal::Restored => {
-                self.changed = true;
-                self.link = Some(None);
-            }
-        }
-    }
 }
 
 /// How the loop ended.
@@ -234,31 +220,15 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
             };
 
             match event {
-                Event::Cluster(signal) if menu.open => menu.cluster(signal),
+                Event::Cluster(signal) if menu.open => menu.signal = Some(signal),
                 Event::Tick if menu.open => {}
                 Event::Deadline if menu.open => {
                     deadline = None;
                     menu.deadline = true;
                 }
                 Event::Cluster(signal) => {
-                    match &signal {
-                        ClusterSignal::Lost(_) if !lost => {
-                            lost = true;
-                            self.output.cluster(&signal);
-                        }
-                        // Changes flowing again mean the cluster is back, even if its
-                        // `Restored` is still on its way.
-                        ClusterSignal::Changed | ClusterSignal::Restored if lost => {
-                            lost = false;
-                            self.output.cluster(&ClusterSignal::Restored);
-                        }
-                        _ => {}
-                    }
-                    if !matches!(signal, ClusterSignal::Lost(_)) {
-                        queue.extend(self.evaluate().await);
-                        if self.machine.phase() == Phase::Capturing {
-                            queue.extend(self.try_captures());
-                        }
+                    if self.report_link(&signal, &mut lost) {
+                        queue.extend(self.rejudge().await);
                     }
                 }
                 Event::Tick => {
@@ -326,31 +296,50 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
                         self.output.input_done();
                     }
                     if was_open && !menu.open {
+                        // The latest signal says it all: a loss after changes means the
+                        // goals cannot be judged, changes after a loss mean a recovery.
                         let caught_up = std::mem::take(&mut menu);
-                        match caught_up.link {
-                            Some(Some(why)) if !lost => {
-                                lost = true;
-                                self.output.cluster(&ClusterSignal::Lost(why));
-                            }
-                            Some(None) if lost => {
-                                lost = false;
-                                self.output.cluster(&ClusterSignal::Restored);
-                            }
-                            _ => {}
-                        }
+                        let changed = caught_up
+                            .signal
+                            .is_some_and(|signal| self.report_link(&signal, &mut lost));
                         if caught_up.deadline {
                             self.output.notice(SLOW_STEP);
                         }
-                        if caught_up.changed && !lost {
-                            queue.extend(self.evaluate().await);
-                            if self.machine.phase() == Phase::Capturing {
-                                queue.extend(self.try_captures());
-                            }
+                        if changed {
+                            queue.extend(self.rejudge().await);
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Reports a loss or a recovery once (`lost` is whether one is reported); whether the
+    /// goals can be judged again (anything but a loss).
+    fn report_link(&mut self, signal: &ClusterSignal, lost: &mut bool) -> bool {
+        match signal {
+            ClusterSignal::Lost(_) if !*lost => {
+                *lost = true;
+                self.output.cluster(signal);
+            }
+            // Changes flowing again mean the cluster is back, even if its `Restored` is
+            // still on its way.
+            ClusterSignal::Changed | ClusterSignal::Restored if *lost => {
+                *lost = false;
+                self.output.cluster(&ClusterSignal::Restored);
+            }
+            _ => {}
+        }
+        !matches!(signal, ClusterSignal::Lost(_))
+    }
+
+    /// Judges the goals again, then reads captures if they are what the step waits for.
+    async fn rejudge(&mut self) -> Vec<Transition> {
+        let mut transitions = self.evaluate().await;
+        if self.machine.phase() == Phase::Capturing {
+            transitions.extend(self.try_captures());
+        }
+        transitions
     }
 
     fn finish(&mut self, ending: Ending) -> Ending {
