@@ -14,6 +14,19 @@ const AGE: Column = (
     0,
     "CreationTimestamp is a timestamp representing the server time when this object was created.",
 );
+/// The template columns `-o wide` adds to deployments and replica sets.
+const CONTAINERS: Column = (
+    "Containers",
+    "string",
+    1,
+    "Names of each container in the template.",
+);
+const IMAGES: Column = (
+    "Images",
+    "string",
+    1,
+    "Images referenced by each container in the template.",
+);
 
 /// The column definitions for a resource.
 pub fn columns(resource: &str) -> Vec<Column> {
@@ -80,18 +93,8 @@ pub fn columns(resource: &str) -> Vec<Column> {
                 "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
             ),
             AGE,
-            (
-                "Containers",
-                "string",
-                1,
-                "Names of each container in the template.",
-            ),
-            (
-                "Images",
-                "string",
-                1,
-                "Images referenced by each container in the template.",
-            ),
+            CONTAINERS,
+            IMAGES,
             (
                 "Selector",
                 "string",
@@ -120,18 +123,8 @@ pub fn columns(resource: &str) -> Vec<Column> {
                 "The number of ready replicas for this replica set.",
             ),
             AGE,
-            (
-                "Containers",
-                "string",
-                1,
-                "Names of each container in the template.",
-            ),
-            (
-                "Images",
-                "string",
-                1,
-                "Images referenced by each container in the template.",
-            ),
+            CONTAINERS,
+            IMAGES,
             (
                 "Selector",
                 "string",
