@@ -267,7 +267,11 @@ async fn check_one(
         write_event(
             json,
             "lesson_passed",
-            json!({"file": name, "steps_passed": count(|o| matches!(o, Outcome::Passed))}),
+            json!({
+                "file": name,
+                "steps_passed": count(|o| matches!(o, Outcome::Passed)),
+                "steps_without_data_plane": count(|o| matches!(o, Outcome::NoDataPlane { .. })),
+            }),
         );
     } else {
         let first = report

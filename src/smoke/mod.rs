@@ -26,7 +26,9 @@ use crate::runner::events::{Ending, InputMode, Loop, LoopConfig};
 use crate::runner::json::JsonWriter;
 use crate::runner::live::LiveSource;
 use crate::runner::machine::Machine;
-use crate::smoke::solution::{SolutionEnv, first_failure, run_solution, transcript};
+use crate::smoke::solution::{
+    SolutionEnv, data_plane_failure, first_failure, run_solution, transcript,
+};
 use crate::smoke::source::{SolvingSource, StepOutput};
 use crate::smoke::target::Target;
 
@@ -65,6 +67,20 @@ pub enum Outcome {
     },
     /// Not run (`--fail-fast` after an earlier failure).
     Skipped,
+    /// Cannot be checked on this cluster: a solution command needs a data plane (logs, exec,
+    /// port-forward reach the node's kubelet) that the cluster does not have, as on simulated
+    /// nodes. Reported, but not a failure of the lesson.
+    NoDataPlane {
+        /// Which command, and the error that shows it.
+        reason: String,
+    },
+}
+
+impl Outcome {
+    /// Whether the step leaves the lesson green: passed, or not checkable on this cluster.
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Outcome::Passed | Outcome::NoDataPlane { .. })
+    }
 }
 
 /// One step's result.
@@ -190,12 +206,13 @@ async fn check_step<W: Write>(
             crate::runner::events::Output::transition(&mut output, &machine, &transition);
         }
         let runs = run_solution(&step.solution, captured, env).await;
-        let outcome = match first_failure(&runs) {
-            Some(reason) => Outcome::Failed {
+        let outcome = match (data_plane_failure(&runs), first_failure(&runs)) {
+            (Some(reason), _) => Outcome::NoDataPlane { reason },
+            (None, Some(reason)) => Outcome::Failed {
                 reason,
                 details: Vec::new(),
             },
-            None => Outcome::Passed,
+            (None, None) => Outcome::Passed,
         };
         return finish(outcome, transcript(&runs));
     }
@@ -251,12 +268,15 @@ async fn check_step<W: Write>(
             reason: "interrupted".to_owned(),
             details: Vec::new(),
         },
-        Err(err) => Outcome::Failed {
-            reason: source
-                .solution_failure
-                .take()
-                .unwrap_or_else(|| error_chain(&err)),
-            details: Vec::new(),
+        Err(err) => match data_plane_failure(&source.runs) {
+            Some(reason) => Outcome::NoDataPlane { reason },
+            None => Outcome::Failed {
+                reason: source
+                    .solution_failure
+                    .take()
+                    .unwrap_or_else(|| error_chain(&err)),
+                details: Vec::new(),
+            },
         },
     };
     finish(outcome, transcript)
@@ -356,6 +376,15 @@ fn write_step_end<W: Write>(json: &mut JsonWriter<W>, result: &StepResult) {
             }),
         ),
         Outcome::Skipped => json.write("step_skipped", json!({"step": result.id})),
+        Outcome::NoDataPlane { reason } => json.write(
+            "step_skipped",
+            json!({
+                "step": result.id,
+                "reason": reason,
+                "output": result.output,
+                "duration_ms": millis,
+            }),
+        ),
     };
     if let Err(err) = written {
         tracing::warn!("failed to write a JSON event: {err}");

@@ -23,13 +23,10 @@ pub struct LessonReport {
 }
 
 impl LessonReport {
-    /// Whether every step passed and nothing else went wrong.
+    /// Whether every step passed (or could not be checked for want of a data plane) and
+    /// nothing else went wrong.
     pub fn passed(&self) -> bool {
-        self.error.is_none()
-            && self
-                .steps
-                .iter()
-                .all(|s| matches!(s.outcome, Outcome::Passed))
+        self.error.is_none() && self.steps.iter().all(|s| s.outcome.is_ok())
     }
 }
 
@@ -51,6 +48,14 @@ pub fn step_lines(result: &StepResult, styles: &Styles) -> String {
             result.id,
             result.title,
             "(skipped)".style(styles.dim)
+        ),
+        Outcome::NoDataPlane { reason } => format!(
+            "  {} {}  {} {}\n      {}\n",
+            "⊘".style(styles.warning),
+            result.id,
+            result.title,
+            "(not checked: no data plane)".style(styles.dim),
+            reason.style(styles.warning)
         ),
         Outcome::Failed { reason, .. } => format!(
             "  {} {}  {} {}\n      {}\n",
@@ -87,8 +92,9 @@ pub fn summary(lessons: &[LessonReport], elapsed: Duration, styles: &Styles) -> 
     let passed = count(|o| matches!(o, Outcome::Passed));
     let failed = count(|o| matches!(o, Outcome::Failed { .. }));
     let skipped = count(|o| matches!(o, Outcome::Skipped));
+    let no_data_plane = count(|o| matches!(o, Outcome::NoDataPlane { .. }));
     let broken = lessons.iter().filter(|l| l.error.is_some()).count();
-    let steps = passed + failed + skipped;
+    let steps = passed + failed + skipped + no_data_plane;
     let mut line = format!(
         "{} {}, {} {}: {passed} passed, {failed} failed, {skipped} skipped",
         lessons.len(),
@@ -100,6 +106,9 @@ pub fn summary(lessons: &[LessonReport], elapsed: Duration, styles: &Styles) -> 
         steps,
         if steps == 1 { "step" } else { "steps" },
     );
+    if no_data_plane > 0 {
+        line.push_str(&format!(", {no_data_plane} need a data plane"));
+    }
     if broken > 0 {
         line.push_str(&format!(", {broken} not checked"));
     }
@@ -141,6 +150,11 @@ pub fn junit(lessons: &[LessonReport]) -> Report {
             let status = match &step.outcome {
                 Outcome::Passed => TestCaseStatus::success(),
                 Outcome::Skipped => TestCaseStatus::skipped(),
+                Outcome::NoDataPlane { reason } => {
+                    let mut status = TestCaseStatus::skipped();
+                    status.set_message(reason.as_str());
+                    status
+                }
                 Outcome::Failed { reason, details } => {
                     let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     let mut body = reason.clone();
@@ -201,6 +215,14 @@ mod tests {
                     },
                 ),
                 step("scale", Outcome::Skipped),
+                step(
+                    "logs",
+                    Outcome::NoDataPlane {
+                        reason: "`kubectl logs web` needs a data plane: the API server cannot \
+                                 reach the node's kubelet on this cluster (dial tcp: refused)"
+                            .to_owned(),
+                    },
+                ),
             ],
             error: None,
         }]
@@ -214,18 +236,29 @@ mod tests {
         insta::assert_snapshot!(text);
         assert_eq!(
             summary(&all, Duration::from_millis(3500), &plain),
-            "1 lesson, 3 steps: 1 passed, 1 failed, 1 skipped in 3.5s\n"
+            "1 lesson, 4 steps: 1 passed, 1 failed, 1 skipped, 1 need a data plane in 3.5s\n"
         );
+        // A step that needs a data plane the cluster lacks is reported, but the lesson passes.
+        let mut only_logs = lessons();
+        only_logs[0]
+            .steps
+            .retain(|s| s.id == "create" || s.id == "logs");
+        assert!(only_logs[0].passed());
+        assert!(!lessons()[0].passed());
     }
 
     #[test]
     fn junit_has_one_suite_per_lesson_and_one_case_per_step() {
         let xml = junit(&lessons()).to_string().expect("serializes");
         assert_eq!(xml.matches("<testsuite ").count(), 1, "{xml}");
-        assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");
-        assert!(xml.contains("tests=\"3\""), "{xml}");
+        assert_eq!(xml.matches("<testcase ").count(), 4, "{xml}");
+        assert!(xml.contains("tests=\"4\""), "{xml}");
         assert!(xml.contains("failures=\"1\""), "{xml}");
-        assert!(xml.contains("skipped=\"1\""), "{xml}");
+        assert!(xml.contains("skipped=\"2\""), "{xml}");
+        assert!(
+            xml.contains("<skipped message=\"`kubectl logs web` needs a data plane"),
+            "{xml}"
+        );
         assert!(
             xml.contains("<failure message=\"timed out: updated: runs a:v1, expected a:v2\""),
             "{xml}"

@@ -60,6 +60,46 @@ pub fn first_failure(runs: &[CommandRun]) -> Option<String> {
     })
 }
 
+/// Where a kubelet's API serves what `kubectl logs`, `exec`, `attach`, `port-forward` and `run`
+/// reach through the API server.
+const KUBELET_PATHS: [&str; 5] = [
+    "/containerLogs/",
+    "/exec/",
+    "/attach/",
+    "/portForward/",
+    "/run/",
+];
+/// How a connection that never got an answer reads in kubectl's and the API server's errors.
+const TRANSPORT_FAILURES: [&str; 7] = [
+    "dial tcp",
+    "EOF",
+    "connection refused",
+    "connection reset",
+    "no route to host",
+    "i/o timeout",
+    "network is unreachable",
+];
+
+/// The first failure among `runs` that only a data plane could have avoided: the API server
+/// could not reach the node's kubelet (no kubelet answers, as on a cluster of simulated nodes
+/// such as KWOK's), as `` `cmd` needs ... ``. Forbidden upgrades and missing pods are not this.
+pub fn data_plane_failure(runs: &[CommandRun]) -> Option<String> {
+    let run = runs.iter().find(|run| run.failure.is_some())?;
+    let line = run.output.lines().find(|line| {
+        let reaches_kubelet = (line.contains("https://")
+            && KUBELET_PATHS.iter().any(|path| line.contains(path)))
+            || line.contains("error dialing backend")
+            || line.contains("unable to upgrade connection");
+        reaches_kubelet && TRANSPORT_FAILURES.iter().any(|t| line.contains(t))
+    })?;
+    Some(format!(
+        "`{}` needs a data plane: the API server cannot reach the node's kubelet on this \
+         cluster ({})",
+        run.command,
+        line.trim()
+    ))
+}
+
 /// The runs as a transcript: `$ command` then its output, for reports.
 pub fn transcript(runs: &[CommandRun]) -> String {
     let mut text = String::new();
@@ -208,6 +248,52 @@ mod tests {
             transcript(&runs),
             "$ false || true\n$ echo oops >&2; exit 3\noops\n[exit status 3]\n"
         );
+    }
+
+    fn failed(command: &str, output: &str) -> Vec<CommandRun> {
+        vec![CommandRun {
+            command: command.to_owned(),
+            failure: Some("exit status 1".to_owned()),
+            output: output.to_owned(),
+        }]
+    }
+
+    #[test]
+    fn a_kubelet_the_api_server_cannot_reach_is_a_missing_data_plane() {
+        // As kube-apiserver 1.37 and kubectl 1.37 print it on a cluster of KWOK nodes.
+        for output in [
+            "Error from server: Get \"https://172.18.0.3:10250/containerLogs/lab/web-1/web\": dial tcp 172.18.0.3:10250: connect: connection refused\n",
+            "error: Internal error occurred: error sending request: Post \"https://172.18.0.4:10250/exec/lab/web-1/web?command=env&error=1&output=1\": unexpected EOF\n",
+            "error: error upgrading connection: unable to upgrade connection: unexpected EOF\n",
+            "error: error upgrading connection: error dialing backend: dial tcp 10.0.0.1:10250: i/o timeout\n",
+        ] {
+            let why = data_plane_failure(&failed("kubectl logs web-1", output));
+            assert!(
+                why.as_deref()
+                    .is_some_and(|w| w.starts_with("`kubectl logs web-1` needs a data plane")),
+                "{output}: {why:?}"
+            );
+        }
+        // A refusal, a missing object or a plain failure is the lesson's or the cluster's
+        // problem, not a missing data plane.
+        for output in [
+            "error: unable to upgrade connection: Forbidden (user=alice, verb=create, resource=nodes, subresource=proxy)\n",
+            "Error from server (NotFound): pods \"web-1\" not found\n",
+            "error: dial tcp 127.0.0.1:6443: connect: connection refused\n",
+            "",
+        ] {
+            assert_eq!(
+                data_plane_failure(&failed("kubectl exec web-1 -- env", output)),
+                None,
+                "{output}"
+            );
+        }
+        let passed = vec![CommandRun {
+            command: "kubectl logs web-1".to_owned(),
+            failure: None,
+            output: "Get \"https://x:10250/containerLogs/a/b/c\": EOF".to_owned(),
+        }];
+        assert_eq!(data_plane_failure(&passed), None);
     }
 
     #[tokio::test]
