@@ -12,3 +12,5 @@ mod sandbox_controllers;
 mod sandbox_junk;
 mod sandbox_kube;
 mod sandbox_kubectl;
+#[path = "../support/mod.rs"]
+mod support;

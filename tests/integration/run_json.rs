@@ -1,17 +1,18 @@
 //! `kubetutor run --no-input --json` against an in-process sandbox, with a scripted learner
 //! typing kubectl commands (the real kubectl 1.37) as each step starts.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 use kubetutor::lesson::Lesson;
 use kubetutor::sandbox::{Sandbox, SandboxConfig};
-use serde_json::Value;
 
 use crate::common::real_kubectl;
+pub use crate::support::learner::RunChild;
+use crate::support::learner::{
+    assert_every_step_passed, names, part3_tutorial_commands, play, wrong_answers_never_pass,
+};
 
 /// The lesson these tests play.
 pub fn lesson_path() -> PathBuf {
@@ -141,136 +142,27 @@ impl Drop for World {
     }
 }
 
-/// A running `kubetutor run` and its JSON events.
-pub struct RunChild {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl RunChild {
-    /// Starts `command` (a `kubetutor run`) with a scrubbed environment and piped output.
-    pub fn spawn(mut command: Command) -> RunChild {
-        let mut child = command
-            .env_remove("NO_COLOR")
-            .env_remove("CI")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kubetutor starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        RunChild { child, lines: rx }
-    }
-
-    /// The next event; every stdout line must be a JSON object with `event` and `ts`.
-    pub fn next(&mut self) -> Option<Value> {
-        let line = self.lines.recv_timeout(Duration::from_secs(60)).ok()?;
-        let value: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|err| panic!("stdout line is not JSON ({err}): {line}"));
-        assert!(value["event"].is_string(), "no event in {line}");
-        let ts = value["ts"].as_str().unwrap_or_default();
-        assert!(
-            ts.len() == 24 && ts.ends_with('Z'),
-            "ts is not RFC 3339 with milliseconds: {line}"
-        );
-        Some(value)
-    }
-
-    /// Stops the process (a test that has seen enough).
-    pub fn kill(&mut self) -> std::io::Result<()> {
-        self.child.kill()
-    }
-
-    /// Waits for the process and returns its exit code and stderr.
-    pub fn finish(mut self) -> (Option<i32>, String) {
-        let status = self.child.wait().expect("kubetutor exits");
-        let mut stderr = String::new();
-        if let Some(mut err) = self.child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut err, &mut stderr);
-        }
-        (status.code(), stderr)
-    }
-}
-
-impl Drop for RunChild {
-    fn drop(&mut self) {
-        // A test that stops reading early must not leave the runner behind.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Plays the lesson: on each `step_started`, types `commands(step)` with `$NAME` replaced by
-/// the captured values the event offers; returns every event.
-fn play(run: &mut RunChild, world: &World, commands: impl Fn(&str) -> Vec<String>) -> Vec<Value> {
-    let mut events = Vec::new();
-    while let Some(event) = run.next() {
-        if event["event"] == "step_started" {
-            let step = event["step"].as_str().unwrap_or_default().to_owned();
-            for mut command in commands(&step) {
-                if let Some(captures) = event["captures"].as_object() {
-                    for (name, value) in captures {
-                        let value = value.as_str().unwrap_or_default();
-                        command = command.replace(&format!("${name}"), value);
-                    }
-                }
-                assert!(world.kubectl(&command), "{command} works");
-            }
-        }
-        let done = matches!(
-            event["event"].as_str(),
-            Some("lesson_passed" | "lesson_failed")
-        );
-        events.push(event);
-        if done {
-            break;
-        }
-    }
-    events
-}
-
-fn names(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["event"].as_str().unwrap_or_default(),
-                e["step"].as_str().unwrap_or_default()
-            )
-            .trim_end()
-            .to_owned()
-        })
-        .collect()
-}
-
 #[test]
 fn a_learner_typing_the_commands_passes_every_step_in_order() {
     let Some(world) = World::start() else { return };
     let mut run = world.run(&[]);
     // The learner's own commands, in the tutorial's style (not the lesson's `solution`).
-    let events = play(&mut run, &world, |step| {
-        match step {
-            "create" => vec!["kubectl create deployment web --image=example/web:v1"],
-            "expose" => vec!["kubectl expose deployment/web --type=NodePort --port 80"],
-            "scale" => vec!["kubectl scale deployments/web --replicas=4"],
-            "update" => vec!["kubectl set image deployments/web web=example/web:v2"],
-            _ => vec![],
-        }
-        .into_iter()
-        .map(str::to_owned)
-        .collect()
-    });
+    let events = play(
+        &mut run,
+        |c| world.kubectl(c),
+        |step| {
+            match step {
+                "create" => vec!["kubectl create deployment web --image=example/web:v1"],
+                "expose" => vec!["kubectl expose deployment/web --type=NodePort --port 80"],
+                "scale" => vec!["kubectl scale deployments/web --replicas=4"],
+                "update" => vec!["kubectl set image deployments/web web=example/web:v2"],
+                _ => vec![],
+            }
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+        },
+    );
     let (code, stderr) = run.finish();
     assert_eq!(
         names(&events),
@@ -309,51 +201,7 @@ fn a_learner_typing_the_commands_passes_every_step_in_order() {
 #[test]
 fn wrong_actions_never_pass_and_the_reason_names_the_difference() {
     let Some(world) = World::start() else { return };
-
-    // A ClusterIP Service where a NodePort is asked for.
-    let mut run = world.run(&[]);
-    let events = play(&mut run, &world, |step| {
-        match step {
-            "create" => vec!["kubectl create deployment web --image=example/web:v1"],
-            "expose" => vec!["kubectl expose deployment web --type=ClusterIP --port=80"],
-            _ => vec![],
-        }
-        .into_iter()
-        .map(str::to_owned)
-        .collect()
-    });
-    let (code, stderr) = run.finish();
-    assert_eq!(code, Some(1), "stderr: {stderr}");
-    let failed = failure(&events, "expose");
-    assert!(failed.contains("ClusterIP"), "{failed}");
-    assert!(!names(&events).contains(&"step_passed expose".to_owned()));
-
-    // Three replicas where four are asked for.
-    assert!(world.kubectl("kubectl delete service web"));
-    assert!(world.kubectl("kubectl expose deployment web --type=NodePort --port=80"));
-    let mut run = world.run(&["--from", "scale"]);
-    let events = play(&mut run, &world, |step| match step {
-        "scale" => vec!["kubectl scale deployment web --replicas=3".to_owned()],
-        _ => vec![],
-    });
-    let (code, _) = run.finish();
-    assert_eq!(code, Some(1));
-    let failed = failure(&events, "scale");
-    assert!(failed.contains('3') && failed.contains('4'), "{failed}");
-
-    // The wrong image.
-    let mut run = world.run(&["--from", "update"]);
-    let events = play(&mut run, &world, |step| match step {
-        "update" => vec!["kubectl set image deployment/web web=example/web:v3".to_owned()],
-        _ => vec![],
-    });
-    let (code, _) = run.finish();
-    assert_eq!(code, Some(1));
-    let failed = failure(&events, "update");
-    assert!(
-        failed.contains("example/web:v3") || failed.contains("v2"),
-        "{failed}"
-    );
+    wrong_answers_never_pass(|extra| world.run(extra), |c| world.kubectl(c));
 }
 
 #[test]
@@ -366,21 +214,6 @@ fn an_unknown_from_step_is_a_usage_error_listing_the_steps() {
         stderr.contains("intro, create, expose, scale, update"),
         "{stderr}"
     );
-}
-
-fn failure(events: &[Value], step: &str) -> String {
-    let failed = events
-        .iter()
-        .find(|e| e["event"] == "step_failed")
-        .unwrap_or_else(|| panic!("a step failed: {:?}", names(events)));
-    assert_eq!(failed["step"], step);
-    assert_eq!(
-        events.last().map(|e| e["event"].clone()),
-        Some(Value::from("lesson_failed"))
-    );
-    let reason = failed["reason"].as_str().unwrap_or_default().to_owned();
-    eprintln!("step {step} failed: {reason}");
-    reason
 }
 
 #[test]
@@ -443,47 +276,9 @@ fn the_part3_lesson_passes_with_the_seed_tutorials_own_commands() {
         return;
     };
     let mut run = world.run(&[]);
-    // The commands as the seed tutorial types them (not the lesson's `solution`).
-    let events = play(&mut run, &world, |step| {
-        match step {
-            "deploy" => vec!["kubectl create deployment hello-part3 --image=tsouche/learn-kubernetes:part3v1"],
-            "expose" | "expose-again" => {
-                vec!["kubectl expose deployment/hello-part3 --type=NodePort --port 80"]
-            }
-            "labels" => vec!["kubectl label pod $POD_NAME version=v1"],
-            "delete-service" => vec!["kubectl delete service -l app=hello-part3"],
-            "scale-up" => vec!["kubectl scale deployments/hello-part3 --replicas=4"],
-            "scale-down" => vec!["kubectl scale deployments/hello-part3 --replicas=2"],
-            "update" => vec![
-                "kubectl set image deployments/hello-part3 learn-kubernetes=tsouche/learn-kubernetes:part3v2",
-            ],
-            "broken-update" => vec![
-                "kubectl set image deployments/hello-part3 learn-kubernetes=tsouche/learn-kubernetes:part3v10",
-            ],
-            "roll-back" => vec!["kubectl rollout undo deployments/hello-part3"],
-            _ => vec![],
-        }
-        .into_iter()
-        .map(str::to_owned)
-        .collect()
-    });
+    let events = play(&mut run, |c| world.kubectl(c), part3_tutorial_commands);
     let (code, stderr) = run.finish();
-    let names = names(&events);
-    let started: Vec<&str> = names
-        .iter()
-        .filter_map(|n| n.strip_prefix("step_started "))
-        .collect();
-    let passed: Vec<&str> = names
-        .iter()
-        .filter_map(|n| n.strip_prefix("step_passed "))
-        .collect();
-    assert_eq!(
-        started, passed,
-        "every step passes, in order: {names:?}\n{stderr}"
-    );
-    assert_eq!(started.len(), 17, "{names:?}");
-    assert_eq!(names.last().map(String::as_str), Some("lesson_passed"));
-    assert_eq!(code, Some(0), "stderr: {stderr}");
+    assert_every_step_passed(&events, 17, code, &stderr);
 }
 
 #[test]
