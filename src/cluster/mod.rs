@@ -169,6 +169,14 @@ pub enum ClusterError {
         /// Why discovery did not find it.
         why: String,
     },
+    /// The credentials may not do what was asked (RBAC refused it).
+    #[error("not permitted to {action}: {why}")]
+    NotPermitted {
+        /// What was being done, e.g. `create namespace lab`.
+        action: String,
+        /// The server's refusal, which names the user and the missing permission.
+        why: String,
+    },
     /// A request to the API failed.
     #[error("failed to {action}: {why}")]
     Request {

@@ -111,9 +111,17 @@ impl Cluster {
         timeout: Duration,
     ) -> Result<bool, ClusterError> {
         let api: Api<Namespace> = Api::all(self.client.clone());
-        let fail = |action: &str, err: kube::Error| ClusterError::Request {
-            action: format!("{action} namespace {name}"),
-            why: describe_error(&err),
+        let fail = |action: &str, err: kube::Error| match &err {
+            kube::Error::Api(status) if matches!(status.code, 401 | 403) => {
+                ClusterError::NotPermitted {
+                    action: format!("{action} namespace {name}"),
+                    why: describe_error(&err),
+                }
+            }
+            _ => ClusterError::Request {
+                action: format!("{action} namespace {name}"),
+                why: describe_error(&err),
+            },
         };
         let deadline = tokio::time::Instant::now() + timeout;
         loop {

@@ -4,8 +4,11 @@
 //! timeout, so a quiet step costs one request per watch every ~5 minutes) reflected into a
 //! store. Every change is announced as `ClusterEvent::Changed`; a failing watch announces
 //! `Lost` once, and a light `GET /version` poll (only while lost) announces `Restored`, since a
-//! resumed watch on a quiet namespace may deliver nothing to prove it is back.
+//! resumed watch on a quiet namespace may deliver nothing to prove it is back. A watch the
+//! server refuses (401/403: the credentials may not list that kind there) is not a lost
+//! cluster: it announces `Denied` once and counts as listed, empty.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
@@ -45,6 +48,8 @@ pub enum ClusterEvent {
     Lost(String),
     /// The cluster answers again after a `Lost`.
     Restored,
+    /// The server refuses one of the watches (401/403); the text says which and why.
+    Denied(String),
 }
 
 /// Running watches for one set of specs. Dropping it stops every task.
@@ -70,6 +75,10 @@ struct Health {
     lost: AtomicBool,
     wake_prober: Notify,
     events: mpsc::Sender<ClusterEvent>,
+    /// The specs (by index) whose watch the server refuses.
+    denied: Mutex<BTreeSet<usize>>,
+    /// Woken when a spec joins `denied`, so `wait_synced` stops waiting for it.
+    denied_changed: Notify,
 }
 
 impl Health {
@@ -90,6 +99,32 @@ impl Health {
         // Full channel: a Changed is already pending, which is all the runner needs.
         let _ = self.events.try_send(ClusterEvent::Changed);
     }
+
+    /// Records that the watch of spec `index` is refused; announced the first time only.
+    async fn denied(&self, index: usize, why: String) {
+        let first = self.denied.lock().is_ok_and(|mut d| d.insert(index));
+        if first {
+            self.denied_changed.notify_waiters();
+            let _ = self.events.send(ClusterEvent::Denied(why)).await;
+        }
+    }
+
+    fn is_denied(&self, index: usize) -> bool {
+        self.denied.lock().is_ok_and(|d| d.contains(&index))
+    }
+}
+
+/// Whether a watch error is the server refusing our credentials for this watch (401, 403),
+/// which retrying will not fix.
+fn is_denied(err: &watcher::Error) -> bool {
+    let status = match err {
+        watcher::Error::WatchError(status) => status.as_ref(),
+        watcher::Error::InitialListFailed(kube::Error::Api(status))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(status))
+        | watcher::Error::WatchFailed(kube::Error::Api(status)) => status.as_ref(),
+        _ => return false,
+    };
+    matches!(status.code, 401 | 403)
 }
 
 /// Exponential backoff from 250 ms to 5 s. Shorter than kube-rs's default (800 ms to 30 s)
@@ -183,12 +218,12 @@ fn spawn_watches(
 ) -> (Stores, Vec<JoinHandle<()>>) {
     let mut stores = Vec::new();
     let mut tasks = Vec::new();
-    for Resolved {
-        spec,
-        resource,
-        namespaced,
-    } in specs
-    {
+    for (index, resolved) in specs.iter().enumerate() {
+        let Resolved {
+            spec,
+            resource,
+            namespaced,
+        } = resolved;
         let api: Api<DynamicObject> = match (&spec.namespace, namespaced) {
             (Some(ns), true) => Api::namespaced_with(client.clone(), ns, resource),
             _ => Api::all_with(client.clone(), resource),
@@ -210,6 +245,10 @@ fn spawn_watches(
             .reflect(writer);
         let health = Arc::clone(health);
         let what = format!("{} {}", spec.kind, spec.namespace.as_deref().unwrap_or(""));
+        let scope = match &spec.namespace {
+            Some(ns) if *namespaced => format!("{} in namespace {ns}", spec.kind),
+            _ => format!("{} (cluster-wide)", spec.kind),
+        };
         tasks.push(tokio::spawn(async move {
             let mut stream = std::pin::pin!(stream);
             while let Some(item) = stream.next().await {
@@ -223,6 +262,15 @@ fn spawn_watches(
                     }
                     Err(err) if is_expiry(&err) => {
                         tracing::debug!(watch = %what.trim(), "watch expired, listing again");
+                    }
+                    Err(err) if is_denied(&err) => {
+                        tracing::debug!(watch = %what.trim(), error = %err, "watch refused");
+                        health
+                            .denied(
+                                index,
+                                format!("not permitted to watch {scope}: {}", describe_error(&err)),
+                            )
+                            .await;
                     }
                     Err(err) => {
                         tracing::debug!(watch = %what.trim(), error = %err, "watch failed, retrying");
@@ -244,6 +292,8 @@ impl Cluster {
             lost: AtomicBool::new(false),
             wake_prober: Notify::new(),
             events: tx,
+            denied: Mutex::new(BTreeSet::new()),
+            denied_changed: Notify::new(),
         });
         let mut resolved = Vec::new();
         for spec in specs {
@@ -369,23 +419,56 @@ impl WatchSet {
         self.events.try_recv().ok()
     }
 
-    /// Whether every watch has completed its first list.
+    /// Whether every watch has completed its first list (a refused one counts as listed).
     pub fn is_synced(&self) -> bool {
         // A store's reader is ready once its writer applied the first InitDone.
-        self.stores().iter().all(|(_, store)| {
-            futures::FutureExt::now_or_never(store.wait_until_ready()).is_some_and(|r| r.is_ok())
+        self.stores().iter().enumerate().all(|(index, (_, store))| {
+            self.shared.health.is_denied(index)
+                || futures::FutureExt::now_or_never(store.wait_until_ready())
+                    .is_some_and(|r| r.is_ok())
         })
     }
 
-    /// Waits until every watch has completed its first list, so an empty world means
-    /// "nothing there" rather than "not loaded yet".
+    /// Waits until every watch has completed its first list (or been refused), so an empty
+    /// world means "nothing there" rather than "not loaded yet".
     pub async fn wait_synced(&self, timeout: Duration) -> Result<(), ClusterError> {
-        let stores = self.stores();
-        let all = futures::future::join_all(stores.iter().map(|(_, s)| s.wait_until_ready()));
+        let all = async {
+            loop {
+                let refused = self.shared.health.denied_changed.notified();
+                let pending: Vec<Store<DynamicObject>> = self
+                    .stores()
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(index, _)| !self.shared.health.is_denied(*index))
+                    .map(|(_, (_, store))| store)
+                    .collect();
+                let ready = futures::future::join_all(pending.iter().map(Store::wait_until_ready));
+                tokio::select! {
+                    results = ready => return results.iter().all(Result::is_ok),
+                    () = refused => {}
+                }
+            }
+        };
         match tokio::time::timeout(timeout, all).await {
-            Ok(results) if results.iter().all(Result::is_ok) => Ok(()),
+            Ok(true) => Ok(()),
             _ => Err(ClusterError::SyncTimeout(timeout.as_secs())),
         }
+    }
+
+    /// The watched types and namespaces the server refuses to show.
+    pub fn denied(&self) -> Vec<(TypeKey, Option<String>)> {
+        self.shared
+            .specs
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| self.shared.health.is_denied(*index))
+            .map(|(_, r)| {
+                (
+                    TypeKey::new(&r.spec.api_version, &r.spec.kind),
+                    r.spec.namespace.clone(),
+                )
+            })
+            .collect()
     }
 }
 
@@ -404,8 +487,18 @@ mod tests {
             kube::Error::Api(Box::new(gone))
         )));
         let forbidden = kube::core::Status::failure("forbidden", "Forbidden").with_code(403);
-        assert!(!is_expiry(&watcher::Error::WatchError(Box::new(forbidden))));
+        assert!(!is_expiry(&watcher::Error::WatchError(Box::new(
+            forbidden.clone()
+        ))));
         assert!(!is_expiry(&watcher::Error::NoResourceVersion));
+        // A refusal is neither an expiry nor a lost cluster.
+        assert!(is_denied(&watcher::Error::InitialListFailed(
+            kube::Error::Api(Box::new(forbidden))
+        )));
+        let unavailable = kube::core::Status::failure("down", "ServiceUnavailable").with_code(503);
+        assert!(!is_denied(&watcher::Error::InitialListFailed(
+            kube::Error::Api(Box::new(unavailable))
+        )));
     }
 
     #[test]

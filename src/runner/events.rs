@@ -328,6 +328,7 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
                 *lost = false;
                 self.output.cluster(&ClusterSignal::Restored);
             }
+            ClusterSignal::Denied(_) => self.output.cluster(signal),
             _ => {}
         }
         !matches!(signal, ClusterSignal::Lost(_))

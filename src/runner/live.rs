@@ -106,6 +106,7 @@ impl GoalSource for LiveSource {
         match watch.next_event().await {
             Some(ClusterEvent::Changed) => ClusterSignal::Changed,
             Some(ClusterEvent::Lost(why)) => ClusterSignal::Lost(why),
+            Some(ClusterEvent::Denied(why)) => ClusterSignal::Denied(why),
             Some(ClusterEvent::Restored) => {
                 // A restarted sandbox comes back with new credentials: later steps' watches
                 // and HTTP probes need a fresh client too.
@@ -143,8 +144,24 @@ impl GoalSource for LiveSource {
 
     fn read_captures(&mut self, step: &Step) -> Result<BTreeMap<String, String>, String> {
         let world = self.watch.as_ref().map(WatchSet::world).unwrap_or_default();
+        let denied = self
+            .watch
+            .as_ref()
+            .map(WatchSet::denied)
+            .unwrap_or_default();
+        let ns = &self.namespace;
         step.capture
             .iter()
+            // A value the credentials may not read is left out (the refusal was reported when
+            // the watch was refused) rather than holding the step back forever.
+            .filter(|capture| {
+                !capture_requirements(capture, ns).iter().any(|spec| {
+                    denied.contains(&(
+                        check::TypeKey::new(&spec.api_version, &spec.kind),
+                        spec.namespace.clone(),
+                    ))
+                })
+            })
             .map(|capture| {
                 check::capture::read(capture, &world, &self.namespace)
                     .map(|value| (capture.name.clone(), value))

@@ -58,6 +58,7 @@ pub fn report_cluster_signal(signal: &ClusterSignal) {
     match signal {
         ClusterSignal::Lost(why) => eprintln!("cluster unreachable ({why}), retrying…"),
         ClusterSignal::Restored => eprintln!("cluster reachable again; checking resumes"),
+        ClusterSignal::Denied(why) => eprintln!("{why}"),
         ClusterSignal::Changed => {}
     }
 }

@@ -19,6 +19,9 @@ pub enum ClusterSignal {
     Lost(String),
     /// The API server answers again.
     Restored,
+    /// The API server refuses one of the step's watches (401/403); the text says which. What
+    /// it would show counts as absent.
+    Denied(String),
 }
 
 /// Why a step's goals could not be watched.

@@ -48,6 +48,18 @@ pub enum SmokeError {
     /// The cluster could not be reached or prepared.
     #[error("failed to prepare the cluster")]
     Cluster(#[source] Box<crate::cluster::ClusterError>),
+    /// The context may not make the fresh namespace a lesson is checked in.
+    #[error(
+        "failed to create the fresh namespace {namespace} that check runs the lesson in: use a \
+         context that may create and delete namespaces"
+    )]
+    FreshNamespace {
+        /// The namespace check wanted.
+        namespace: String,
+        /// The refusal.
+        #[source]
+        source: Box<crate::cluster::ClusterError>,
+    },
     /// The private kubeconfig for solution commands could not be written.
     #[error("failed to write a kubeconfig for the solution commands: {0}")]
     Kubeconfig(String),

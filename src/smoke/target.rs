@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use kube::config::Kubeconfig;
 
-use crate::cluster::{Cluster, ClusterChoice, connect};
+use crate::cluster::{Cluster, ClusterChoice, ClusterError, connect};
 use crate::lesson::Lesson;
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::smoke::SmokeError;
@@ -118,7 +118,13 @@ impl Target {
         cluster
             .ensure_namespace(&namespace, NAMESPACE_TIMEOUT)
             .await
-            .map_err(|source| SmokeError::Cluster(Box::new(source)))?;
+            .map_err(|source| match source {
+                ClusterError::NotPermitted { .. } => SmokeError::FreshNamespace {
+                    namespace: namespace.clone(),
+                    source: Box::new(source),
+                },
+                other => SmokeError::Cluster(Box::new(other)),
+            })?;
         Ok(Target {
             description: format!("context {} ({})", cluster.context(), cluster.server()),
             cluster,

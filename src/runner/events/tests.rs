@@ -377,6 +377,31 @@ async fn a_loss_is_reported_once_and_changes_flowing_again_count_as_restored() {
     );
 }
 
+#[tokio::test]
+async fn a_refused_watch_is_reported_without_counting_as_a_loss() {
+    let (ending, output, _, _) = run_with(false, 1.0, |h| {
+        tokio::spawn(async move {
+            pause().await;
+            let why = "not permitted to watch Endpoints in namespace default: 403 Forbidden";
+            let _ = h.signals.send(ClusterSignal::Denied(why.to_owned()));
+            pause().await;
+            // The goals are judged on: nothing waits for the cluster to "come back".
+            set(&h, "make", &[true, true]);
+            pause().await;
+            set(&h, "last", &[true]);
+            pause().await;
+        })
+    })
+    .await;
+    assert_eq!(ending, Ending::Passed);
+    assert_eq!(
+        output.cluster,
+        vec![ClusterSignal::Denied(
+            "not permitted to watch Endpoints in namespace default: 403 Forbidden".to_owned()
+        )]
+    );
+}
+
 /// Opens the menu as the prompt thread does, waiting for the loop's ack.
 async fn open_menu(h: &Harness) {
     let (ack, acked) = std::sync::mpsc::channel();

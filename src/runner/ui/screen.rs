@@ -263,6 +263,9 @@ impl Output for Screen {
                 "⚠".style(self.styles.warning)
             )),
             ClusterSignal::Restored => self.say("  cluster reachable again; checking resumes"),
+            ClusterSignal::Denied(why) => {
+                self.say(&format!("  {} {why}", "⚠".style(self.styles.warning)));
+            }
             ClusterSignal::Changed => {}
         }
     }

@@ -17,6 +17,7 @@ mod bed;
 mod check;
 mod kube_api;
 mod learner;
+mod rights;
 
 use std::process::{Command, ExitCode};
 
@@ -40,6 +41,7 @@ fn tests() -> Vec<Test> {
     all.extend(learner::tests());
     all.extend(check::tests());
     all.extend(kube_api::tests());
+    all.extend(rights::tests());
     all
 }
 
