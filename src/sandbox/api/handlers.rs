@@ -44,7 +44,7 @@ pub async fn dispatch(
     ) {
         (false, None, &Method::GET) if query.flag("watch") => {
             verb("watch", label);
-            watch::serve(state, &target, &query).await
+            watch::serve(state, &target, &query, &accept).await
         }
         (false, None, &Method::GET) => {
             verb("list", label);
@@ -60,7 +60,7 @@ pub async fn dispatch(
         }
         (true, None, &Method::GET) if query.flag("watch") => {
             verb("watch", label);
-            watch::serve(state, &target, &query).await
+            watch::serve(state, &target, &query, &accept).await
         }
         (true, None | Some("status"), &Method::GET) => {
             verb("get", label);

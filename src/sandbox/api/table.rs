@@ -50,7 +50,8 @@ pub struct Table<'a> {
     kind: &'static str,
     api_version: &'static str,
     metadata: Value,
-    column_definitions: Vec<Value>,
+    /// `null` in every watch event after the first, as kube-apiserver sends them.
+    column_definitions: Option<Vec<Value>>,
     rows: Vec<Row<'a>>,
 }
 
@@ -123,9 +124,33 @@ pub fn table<'a, T: Borrow<Value>>(
         kind: "Table",
         api_version: "meta.k8s.io/v1",
         metadata: list_meta,
-        column_definitions: defs,
+        column_definitions: Some(defs),
         rows,
     }
+}
+
+/// The Table a watch sends for one changed object: one row, metadata with the object's
+/// resourceVersion, and the column definitions in the watch's first event only (`null` after).
+pub fn watch_event_table<'a>(
+    info: &'static ResourceInfo,
+    object: &'a Value,
+    include: IncludeObject,
+    first: bool,
+) -> Table<'a> {
+    let rv = object
+        .pointer("/metadata/resourceVersion")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut one = table(
+        info,
+        std::slice::from_ref(object),
+        include,
+        json!({"resourceVersion": rv}),
+    );
+    if !first {
+        one.column_definitions = None;
+    }
+    one
 }
 
 /// Go's `duration.HumanDuration`, as kubectl prints ages.

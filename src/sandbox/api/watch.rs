@@ -1,4 +1,6 @@
-//! Watches: chunked JSON events, bookmarks, streaming lists and in-stream 410 errors.
+//! Watches: chunked JSON events, bookmarks, streaming lists and in-stream 410 errors; with
+//! `Accept: ...;as=Table`, each event's object is a one-row Table (what `kubectl get -w` asks
+//! for), the column definitions in the first event only.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -19,6 +21,7 @@ use super::handlers::Typed;
 use super::list::select;
 use super::query::Query;
 use super::status::ApiError;
+use super::table::{self, IncludeObject};
 use super::{ApiResult, ApiState, Target};
 
 /// How often an idle watch with bookmarks enabled gets one.
@@ -87,8 +90,53 @@ fn transition(
     }
 }
 
+/// How a watch encodes the objects of its events.
+#[derive(Clone, Copy)]
+enum Encoding {
+    /// The objects themselves.
+    Objects,
+    /// One-row Tables; `sent_columns` once the first has gone out.
+    Tables {
+        include: IncludeObject,
+        sent_columns: bool,
+    },
+}
+
+impl Encoding {
+    /// One event line for `obj`.
+    fn event(&mut self, kind: &str, target: &Target, obj: &Value) -> Bytes {
+        match self {
+            Encoding::Objects => line(kind, &Typed::new(target, obj)),
+            Encoding::Tables {
+                include,
+                sent_columns,
+            } => {
+                let first = !*sent_columns;
+                *sent_columns = true;
+                line(
+                    kind,
+                    &table::watch_event_table(target.info, obj, *include, first),
+                )
+            }
+        }
+    }
+}
+
 /// Serves `?watch=true` on a collection (or one named object).
-pub async fn serve(state: &Arc<ApiState>, target: &Target, query: &Query) -> ApiResult {
+pub async fn serve(
+    state: &Arc<ApiState>,
+    target: &Target,
+    query: &Query,
+    accept: &str,
+) -> ApiResult {
+    let mut encoding = if table::wants_table(accept) {
+        Encoding::Tables {
+            include: IncludeObject::parse(query.get("includeObject")),
+            sent_columns: false,
+        }
+    } else {
+        Encoding::Objects
+    };
     let labels = query.label_selector()?;
     let fields = query.field_selector()?;
     let send_initial = query.flag("sendInitialEvents");
@@ -155,7 +203,7 @@ pub async fn serve(state: &Arc<ApiState>, target: &Target, query: &Query) -> Api
         };
         for obj in &initial {
             if tx
-                .send(line("ADDED", &Typed::new(&target, obj)))
+                .send(encoding.event("ADDED", &target, obj))
                 .await
                 .is_err()
             {
@@ -210,7 +258,7 @@ pub async fn serve(state: &Arc<ApiState>, target: &Target, query: &Query) -> Api
                         } else {
                             ev.kind.as_str()
                         };
-                        if tx.send(line(kind, &Typed::new(&target, obj))).await.is_err() {
+                        if tx.send(encoding.event(kind, &target, obj)).await.is_err() {
                             break;
                         }
                     }
