@@ -115,8 +115,9 @@ fn allocate_service(
             old_ip.to_owned()
         } else {
             loop {
-                // 10.96.0.0/12, never the network address nor .1 (the kubernetes service).
-                let n: u32 = rng.random_range(2..(1u32 << 20) - 1);
+                // kind's service range, 10.96.0.0/16, never the network address nor .1 (the
+                // kubernetes service) nor the broadcast address.
+                let n: u32 = rng.random_range(2..(1u32 << 16) - 1);
                 let ip = std::net::Ipv4Addr::from(0x0A60_0000u32 + n).to_string();
                 if !used_ips.contains(&ip) {
                     break ip;

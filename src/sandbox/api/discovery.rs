@@ -25,11 +25,11 @@ pub fn version() -> Value {
         "emulationMinor": "37",
         "minCompatibilityMajor": "1",
         "minCompatibilityMinor": "36",
-        "gitVersion": "v1.37.1",
+        "gitVersion": "v1.37.2",
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
         "buildDate": "2026-01-01T00:00:00Z",
-        "goVersion": "go1.25.0",
+        "goVersion": "go1.26.8",
         "compiler": "gc",
         "platform": "linux/amd64"
     })

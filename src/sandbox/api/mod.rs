@@ -304,7 +304,25 @@ async fn route(
             .ok_or_else(ApiError::no_route);
     }
     let target = resolve(&group, &version, &segments)?;
-    handlers::dispatch(state, req, target, label, pretty).await
+    let warning = deprecation_warning(target.info);
+    let result = handlers::dispatch(state, req, target, label, pretty).await;
+    match warning {
+        // kube-apiserver warns on every request to a deprecated API, failed ones included.
+        Some(text) => {
+            let mut response = result.unwrap_or_else(|err| error_response(&err, pretty));
+            if let Ok(value) = header::HeaderValue::from_str(&format!("299 - \"{text}\"")) {
+                response.headers_mut().append(header::WARNING, value);
+            }
+            Ok(response)
+        }
+        None => result,
+    }
+}
+
+/// The warning kube-apiserver 1.37 sends with every request to a deprecated API.
+fn deprecation_warning(info: &ResourceInfo) -> Option<&'static str> {
+    (info.group.is_empty() && info.version == "v1" && info.resource == "endpoints")
+        .then_some("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice")
 }
 
 /// Splits `/api/v1/...` or `/apis/G/V/...` into group, version and the remaining segments

@@ -10,7 +10,7 @@ pub const CONTROL_PLANE: &str = "kubetutor-control-plane";
 /// Names of the worker nodes pods are scheduled on.
 pub const WORKERS: [&str; 3] = ["kubetutor-worker", "kubetutor-worker2", "kubetutor-worker3"];
 /// Kubelet version the nodes report.
-pub const KUBELET_VERSION: &str = "v1.37.1";
+pub const KUBELET_VERSION: &str = "v1.37.2";
 /// The `kubernetes` Service's ClusterIP.
 pub const KUBERNETES_CLUSTER_IP: &str = "10.96.0.1";
 
