@@ -13,6 +13,11 @@ pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 pub const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
 /// This controller's `managed-by` value.
 pub const MANAGED_BY: &str = "endpointslice-controller.k8s.io";
+/// Label naming the controller that manages an Endpoints object, and its value.
+const ENDPOINTS_MANAGED_BY: (&str, &str) =
+    ("endpoints.kubernetes.io/managed-by", "endpoint-controller");
+/// Annotation both controllers set to the time of the change that last moved the addresses.
+const TRIGGER_TIME: &str = "endpoints.kubernetes.io/last-change-trigger-time";
 
 /// Maintains Endpoints and EndpointSlices.
 #[derive(Default)]
@@ -89,8 +94,18 @@ fn upsert(
     current: Option<Value>,
     desired: Value,
 ) -> Result<(), StoreError> {
+    let stamp = |object: &mut Value| {
+        let annotations = meta::metadata_mut(object)
+            .entry("annotations")
+            .or_insert_with(|| json!({}));
+        annotations[TRIGGER_TIME] = json!(meta::now_rfc3339());
+    };
     match current {
-        None => store.create(key, desired).map(|_| ()),
+        None => {
+            let mut desired = desired;
+            stamp(&mut desired);
+            store.create(key, desired).map(|_| ())
+        }
         Some(mut cur) => {
             let mut changed = false;
             for (k, v) in desired.as_object().into_iter().flatten() {
@@ -116,6 +131,7 @@ fn upsert(
                 changed = true;
             }
             if changed {
+                stamp(&mut cur);
                 store.update(key, cur)?;
             }
             Ok(())
@@ -164,9 +180,11 @@ impl EndpointsController {
             .pointer("/metadata/labels")
             .cloned()
             .unwrap_or(json!({}));
+        let mut endpoints_labels = labels.clone();
+        endpoints_labels[ENDPOINTS_MANAGED_BY.0] = json!(ENDPOINTS_MANAGED_BY.1);
         let mut ep = json!({
             "apiVersion": "v1", "kind": "Endpoints",
-            "metadata": {"name": name, "namespace": ns, "labels": labels.clone()},
+            "metadata": {"name": name, "namespace": ns, "labels": endpoints_labels},
         });
         if !ready.is_empty() || !not_ready.is_empty() {
             let mut subset = json!({"ports": ports_for(svc, selected.first().copied(), false)});
@@ -217,8 +235,8 @@ impl EndpointsController {
         owner["kind"] = json!("Service");
         let slice = json!({
             "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"name": slice_name, "namespace": ns, "labels": labels,
-                         "ownerReferences": [owner]},
+            "metadata": {"name": slice_name, "namespace": ns, "generateName": format!("{name}-"),
+                         "labels": labels, "ownerReferences": [owner]},
             "addressType": "IPv4",
             "endpoints": endpoints,
             "ports": ports_for(svc, selected.first().copied(), true),

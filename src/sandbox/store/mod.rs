@@ -227,7 +227,7 @@ impl Store {
             });
         }
         let rv = inner.rv + 1;
-        let has_spec = obj.get("spec").is_some();
+        let tracks_generation = key.generation_fields().is_some();
         let m = meta::metadata_mut(&mut obj);
         m.insert("name".into(), Value::String(name.clone()));
         m.insert("uid".into(), Value::String(meta::new_uid()));
@@ -236,8 +236,10 @@ impl Store {
             "creationTimestamp".into(),
             Value::String(meta::now_rfc3339()),
         );
-        if has_spec {
+        if tracks_generation {
             m.insert("generation".into(), json!(1));
+        } else {
+            m.remove("generation");
         }
         m.remove("deletionTimestamp");
         m.remove("deletionGracePeriodSeconds");
@@ -274,6 +276,7 @@ impl Store {
         {
             return Err(conflict(key, &name, CONFLICT_MESSAGE.to_owned()));
         }
+        let generation_fields = key.generation_fields().unwrap_or_default();
         let spec_changed = if *key == ResKey::pods() {
             // Binding a pod to a node is not a spec change a user made.
             let strip = |v: Option<&Value>| {
@@ -285,7 +288,9 @@ impl Store {
             };
             strip(old.get("spec")) != strip(obj.get("spec"))
         } else {
-            old.get("spec") != obj.get("spec")
+            generation_fields
+                .iter()
+                .any(|field| old.get(*field) != obj.get(*field))
         };
         let m = meta::metadata_mut(&mut obj);
         for field in [

@@ -58,6 +58,17 @@ impl ResKey {
     pub fn endpointslices() -> Self {
         Self::new("discovery.k8s.io", "endpointslices")
     }
+    /// The top-level fields whose change bumps `metadata.generation`, for the kinds whose
+    /// kube-apiserver strategy tracks a generation; `None` for the others (Services,
+    /// ConfigMaps, Namespaces, Nodes... have none).
+    pub fn generation_fields(&self) -> Option<&'static [&'static str]> {
+        match (self.group.as_str(), self.resource.as_str()) {
+            ("", "pods") | ("apps", "deployments" | "replicasets") => Some(&["spec"]),
+            ("discovery.k8s.io", "endpointslices") => Some(&["endpoints", "ports", "addressType"]),
+            _ => None,
+        }
+    }
+
     /// `group/resource`, or just `resource` for the core group (as Status details name it).
     pub fn qualified(&self) -> String {
         if self.group.is_empty() {

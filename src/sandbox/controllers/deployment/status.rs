@@ -76,6 +76,11 @@ impl DeploymentController {
         );
         put("availableReplicas", available);
         put("unavailableReplicas", unavailable);
+        // Unlike the other counts, present even when zero (kube-controller-manager 1.37).
+        status.insert(
+            "terminatingReplicas".into(),
+            json!(sum(&st.rss, |rs| rs_status(rs, "terminatingReplicas"))),
+        );
         if let Some(c) = st.d.pointer("/status/conditions") {
             status.insert("conditions".into(), c.clone());
         }
