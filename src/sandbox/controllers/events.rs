@@ -1,5 +1,7 @@
-//! Records core/v1 Events the way client-go's recorder does, aggregating repeats into one
-//! object with a count so `describe` shows "(x3 over 40s)".
+//! Records core/v1 Events the way client-go's recorders do: the classic recorder (kubelet,
+//! controller manager) aggregates repeats into one object with a count so `describe` shows
+//! "(x3 over 40s)"; the events.k8s.io recorder (the scheduler) sets `eventTime`, `action` and a
+//! `series` instead, and leaves `source`, `count` and the first and last timestamps empty.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,14 +18,26 @@ pub struct Source {
     pub component: String,
     /// `source.host`: the node, for kubelet events.
     pub host: Option<String>,
+    /// `reportingInstance`, for a component that records through events.k8s.io/v1.
+    pub instance: Option<String>,
 }
 
 impl Source {
-    /// A control-plane component.
+    /// A control-plane component with the classic recorder.
     pub fn component(name: &str) -> Self {
         Source {
             component: name.to_owned(),
             host: None,
+            instance: None,
+        }
+    }
+    /// A component that records through events.k8s.io/v1, as the scheduler does, running on
+    /// `node` (its `reportingInstance` is `<component>-<node>`).
+    pub fn events_api(name: &str, node: &str) -> Self {
+        Source {
+            component: name.to_owned(),
+            host: None,
+            instance: Some(format!("{name}-{node}")),
         }
     }
     /// The kubelet of a node.
@@ -31,7 +45,16 @@ impl Source {
         Source {
             component: "kubelet".to_owned(),
             host: Some(node.to_owned()),
+            instance: None,
         }
+    }
+}
+
+/// The `action` an events.k8s.io recorder gives a reason (the scheduler's two).
+fn action_of(reason: &str) -> &'static str {
+    match reason {
+        "Scheduled" => "Binding",
+        _ => "Scheduling",
     }
 }
 
@@ -112,9 +135,19 @@ impl EventRecorder {
         if let Some((ens, ename)) = existing
             && let Some(mut ev) = store.get(&ResKey::events(), &ens, &ename)
         {
-            let count = ev.get("count").and_then(Value::as_i64).unwrap_or(1) + 1;
-            ev["count"] = json!(count);
-            ev["lastTimestamp"] = json!(now);
+            if source.instance.is_some() {
+                let count = ev
+                    .pointer("/series/count")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1)
+                    + 1;
+                ev["series"] =
+                    json!({"count": count, "lastObservedTime": meta::now_rfc3339_micro()});
+            } else {
+                let count = ev.get("count").and_then(Value::as_i64).unwrap_or(1) + 1;
+                ev["count"] = json!(count);
+                ev["lastTimestamp"] = json!(now);
+            }
             if store.update(&ResKey::events(), ev).is_ok() {
                 return;
             }
@@ -140,7 +173,24 @@ impl EventRecorder {
             src["host"] = json!(h);
         }
         let name = format!("{}.{:x}", meta::name(obj), self.next_stamp());
-        let ev = json!({
+        let ev = match &source.instance {
+            Some(instance) => json!({
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": name, "namespace": ns},
+                "involvedObject": involved,
+                "reason": reason,
+                "message": message,
+                "source": {},
+                "firstTimestamp": null,
+                "lastTimestamp": null,
+                "type": kind,
+                "eventTime": meta::now_rfc3339_micro(),
+                "action": action_of(reason),
+                "reportingComponent": source.component,
+                "reportingInstance": instance,
+            }),
+            None => json!({
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {"name": name, "namespace": ns},
@@ -155,7 +205,8 @@ impl EventRecorder {
             "eventTime": null,
             "reportingComponent": source.component,
             "reportingInstance": source.host.clone().unwrap_or_default(),
-        });
+            }),
+        };
         if store.create(&ResKey::events(), ev).is_ok()
             && let Ok(mut m) = self.seen.lock()
         {

@@ -33,7 +33,8 @@ impl Scheduler {
     pub fn new(rec: Arc<EventRecorder>) -> Self {
         Scheduler {
             rec,
-            source: Source::component("default-scheduler"),
+            // The scheduler records through events.k8s.io/v1, from the control-plane node.
+            source: Source::events_api("default-scheduler", super::bootstrap::CONTROL_PLANE),
         }
     }
 }
