@@ -9,8 +9,8 @@ use super::Reconciler;
 use super::events::{EventRecorder, Source};
 use super::podspec::default_pod;
 use super::util::{
-    controlled_by, creation_key, int, pod_active, pod_available, pod_ready, selector_matches,
-    spec_replicas, str_at,
+    controlled_by, int, pod_active, pod_available, pod_ready, selector_matches, spec_replicas,
+    str_at,
 };
 use crate::sandbox::store::{DeleteOpts, ResKey, Store, StoreError, meta};
 
@@ -21,22 +21,6 @@ const BURST: i64 = 500;
 pub struct ReplicaSetController {
     rec: Arc<EventRecorder>,
     source: Source,
-}
-
-/// Deletion preference: lower sorts first (`controller.ActivePods` ordering, simplified).
-fn deletion_rank(pod: &Value) -> (u8, u8, u8, std::cmp::Reverse<(String, String)>) {
-    let unscheduled = str_at(pod, "/spec/nodeName").is_empty();
-    let phase = match str_at(pod, "/status/phase") {
-        "Pending" => 0,
-        "Unknown" => 1,
-        _ => 2,
-    };
-    (
-        u8::from(!unscheduled),
-        phase,
-        u8::from(pod_ready(pod)),
-        std::cmp::Reverse(creation_key(pod)),
-    )
 }
 
 impl ReplicaSetController {
@@ -70,7 +54,13 @@ impl ReplicaSetController {
         pod
     }
 
-    fn sync(&self, store: &Store, rs: &Value, pods: &[Arc<Value>]) -> Result<(), StoreError> {
+    fn sync(
+        &self,
+        store: &Store,
+        rs: &Value,
+        rss: &[Arc<Value>],
+        pods: &[Arc<Value>],
+    ) -> Result<(), StoreError> {
         let uid = meta::uid(rs);
         let ns = meta::namespace(rs);
         let selector = rs.pointer("/spec/selector");
@@ -119,9 +109,30 @@ impl ReplicaSetController {
                         .normal(store, rs, &self.source, "SuccessfulCreate", &msg);
                 }
             } else if diff > 0 {
-                let mut victims = active.clone();
-                victims.sort_by_key(|p| deletion_rank(p));
-                for p in victims.into_iter().take(diff as usize) {
+                // The pods of every ReplicaSet of the same owner rank colocated pods.
+                let owner = meta::controller_uid(rs);
+                let siblings: Vec<&str> = rss
+                    .iter()
+                    .filter(|other| meta::namespace(other) == ns)
+                    .filter(|other| {
+                        meta::uid(other) == uid
+                            || (owner.is_some() && meta::controller_uid(other) == owner)
+                    })
+                    .map(|other| meta::uid(other))
+                    .collect();
+                let related: Vec<&Value> = pods
+                    .iter()
+                    .filter(|p| meta::namespace(p) == ns)
+                    .filter(|p| meta::controller_uid(p).is_some_and(|c| siblings.contains(&c)))
+                    .map(|p| &**p)
+                    .collect();
+                let victims = super::scale_down::victims(
+                    &active,
+                    &related,
+                    usize::try_from(diff).unwrap_or(0),
+                    jiff::Timestamp::now(),
+                );
+                for p in victims {
                     match store.delete(
                         &ResKey::pods(),
                         ns,
@@ -142,7 +153,15 @@ impl ReplicaSetController {
                 }
             }
         }
-        self.update_status(store, rs, &active)
+        // Pods deleted but still shutting down, as 1.37 counts them (`terminatingReplicas`).
+        let terminating = owned
+            .iter()
+            .filter(|p| {
+                meta::is_terminating(p)
+                    && !matches!(str_at(p, "/status/phase"), "Succeeded" | "Failed")
+            })
+            .count();
+        self.update_status(store, rs, &active, terminating)
     }
 
     fn update_status(
@@ -150,6 +169,7 @@ impl ReplicaSetController {
         store: &Store,
         rs: &Value,
         active: &[&Value],
+        terminating: usize,
     ) -> Result<(), StoreError> {
         let now = jiff::Timestamp::now();
         let min_ready = int(rs, "/spec/minReadySeconds").unwrap_or(0);
@@ -179,6 +199,8 @@ impl ReplicaSetController {
         if let Some(g) = int(rs, "/metadata/generation") {
             status["observedGeneration"] = json!(g);
         }
+        // Unlike the other counts, present even when zero.
+        status["terminatingReplicas"] = json!(terminating);
         if rs.get("status") != Some(&status) {
             let mut updated = rs.clone();
             updated["status"] = status;
@@ -195,8 +217,8 @@ impl Reconciler for ReplicaSetController {
             return;
         }
         let (pods, _) = store.list_arc(&ResKey::pods(), None);
-        for rs in rss {
-            if let Err(e) = self.sync(store, &rs, &pods) {
+        for rs in &rss {
+            if let Err(e) = self.sync(store, rs, &rss, &pods) {
                 tracing::debug!("replicaset {} not synced yet: {e}", meta::name(&rs));
             }
         }
