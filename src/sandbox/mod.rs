@@ -135,6 +135,7 @@ impl Sandbox {
         let sim = controllers::SimConfig {
             speed: config.speed,
             api_address: addr,
+            root_ca_pem: material.ca_pem.clone(),
             ..controllers::SimConfig::default()
         };
         let controllers = controllers::spawn(store.clone(), sim, catalogue.clone());

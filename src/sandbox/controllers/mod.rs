@@ -13,6 +13,8 @@ pub mod gc;
 pub mod podspec;
 pub mod replicaset;
 pub mod rollout;
+pub mod root_ca;
+mod scale_down;
 pub mod scheduler;
 pub mod util;
 
@@ -43,6 +45,8 @@ pub struct SimConfig {
     pub speed: f64,
     /// The API server's address: the `kubernetes` Service's endpoint.
     pub api_address: SocketAddr,
+    /// The API server's CA (PEM), published in every namespace as `kube-root-ca.crt`.
+    pub root_ca_pem: String,
 }
 
 impl Default for SimConfig {
@@ -54,6 +58,7 @@ impl Default for SimConfig {
             resync: Duration::from_secs(1),
             speed: 1.0,
             api_address: SocketAddr::from(([127, 0, 0, 1], 6443)),
+            root_ca_pem: String::new(),
         }
     }
 }
@@ -140,6 +145,10 @@ pub fn spawn(store: Arc<Store>, sim: SimConfig, catalogue: Arc<Catalogue>) -> Co
             kubelet_tick,
         ),
         (Box::new(endpoints::EndpointsController::new()), tick),
+        (
+            Box::new(root_ca::RootCaPublisher::new(sim.root_ca_pem.clone())),
+            tick,
+        ),
         (Box::new(gc::GarbageCollector::new()), tick),
     ];
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
