@@ -183,6 +183,17 @@ cmd_up() {
     local node="$NODE_DIR/testbed-node" lessons="${KUBETUTOR_TESTBED_LESSONS:-$ROOT/lessons,$ROOT/tests/lessons}"
     "$node" pki "$DIR/pki"
     write_kubeconfig
+    # The audit log records the requests of one user only, `kubetutor-counted` (token in
+    # pki/token-counted), so a client's requests can be counted (benches/testbed.rs).
+    cat >"$DIR/audit-policy.yaml" <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  users: [kubetutor-counted]
+- level: None
+EOF
     "$node" stages -lessons "$lessons" -o "$DIR/pod-stages.yaml"
 
     start etcd "$ETCD_DIR/etcd" --name testbed --data-dir "$DIR/etcd" \
@@ -203,6 +214,7 @@ cmd_up() {
         --service-account-signing-key-file="$DIR/pki/sa.key" \
         --service-cluster-ip-range="$SERVICE_CIDR" \
         --kubelet-preferred-address-types=InternalIP \
+        --audit-policy-file="$DIR/audit-policy.yaml" --audit-log-path="$DIR/logs/audit.log" \
         --allow-privileged=true --profiling=false
     start kube-controller-manager "$K8S_DIR/kube-controller-manager" \
         --kubeconfig="$DIR/kubeconfig" --leader-elect=false \
@@ -255,8 +267,9 @@ cmd_down() {
 cmd_exec() {
     [[ $# -ge 1 ]] || die "usage: $0 exec CMD..."
     command -v unshare >/dev/null 2>&1 || die "unshare (util-linux) is needed to isolate the test bed"
-    local isolate=(unshare --net --pid --fork --mount-proc)
-    [[ "$(id -u)" -eq 0 ]] || isolate=(unshare --user --map-root-user --net --pid --fork --mount-proc)
+    # A UTS namespace too: the components' hostname is the control-plane node's, as on kind.
+    local isolate=(unshare --net --uts --pid --fork --mount-proc)
+    [[ "$(id -u)" -eq 0 ]] || isolate=(unshare --user --map-root-user --net --uts --pid --fork --mount-proc)
     # bash stays PID 1 of the namespace (reaping what the test bed leaves); when it exits,
     # the kernel ends every process left in the namespace.
     exec "${isolate[@]}" bash "$HERE/testbed.sh" _inside "$@"
@@ -264,6 +277,7 @@ cmd_exec() {
 
 cmd_inside() {
     ip link set lo up
+    hostname testbed-control-plane
     "$@" &
     local child=$!
     trap 'kill -TERM $child 2>/dev/null' INT TERM

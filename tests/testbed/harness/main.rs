@@ -15,6 +15,7 @@ mod support;
 
 mod bed;
 mod check;
+mod differential;
 mod kube_api;
 mod learner;
 mod rights;
@@ -42,6 +43,7 @@ fn tests() -> Vec<Test> {
     all.extend(check::tests());
     all.extend(kube_api::tests());
     all.extend(rights::tests());
+    all.extend(differential::tests());
     all
 }
 

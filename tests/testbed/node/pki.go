@@ -28,6 +28,9 @@ var (
 	}
 )
 
+// countedUser is the user whose every request the API server's audit log records.
+const countedUser = "kubetutor-counted"
+
 // writePKI writes a CA, the API server's serving certificate, the service-account key pair
 // and the admin's bearer token into dir; private files are 0600.
 func writePKI(dir string) error {
@@ -107,6 +110,11 @@ func writePKI(dir string) error {
 	if _, err := rand.Read(token); err != nil {
 		return err
 	}
+	// A second user, for a client whose requests are counted (the audit log records its own).
+	benchToken := make([]byte, 24)
+	if _, err := rand.Read(benchToken); err != nil {
+		return err
+	}
 	files := []struct {
 		name string
 		mode os.FileMode
@@ -120,8 +128,10 @@ func writePKI(dir string) error {
 		{"sa.key", 0o600, pemBlock("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(saKey))},
 		{"sa.pub", 0o644, pemBlock("PUBLIC KEY", saPub)},
 		// The static token file: token,user,uid,"group".
-		{"tokens.csv", 0o600, fmt.Appendf(nil, "%s,admin,admin,\"system:masters\"\n", hex.EncodeToString(token))},
+		{"tokens.csv", 0o600, fmt.Appendf(nil, "%s,admin,admin,\"system:masters\"\n%s,%s,%s,\"system:masters\"\n",
+			hex.EncodeToString(token), hex.EncodeToString(benchToken), countedUser, countedUser)},
 		{"token", 0o600, []byte(hex.EncodeToString(token))},
+		{"token-counted", 0o600, []byte(hex.EncodeToString(benchToken))},
 	}
 	for _, f := range files {
 		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {

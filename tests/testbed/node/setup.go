@@ -13,6 +13,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
+// kubernetesVersion is the version the control plane is built at (tests/testbed/k8s/go.mod).
+const kubernetesVersion = "v1.37.2"
+
 // controlPlaneIP is the control-plane node's address, which the API server advertises (so the
 // `kubernetes` Service's endpoint is a node address, as on kind).
 const controlPlaneIP = "172.18.0.2"
@@ -136,6 +139,15 @@ func (n testbedNode) object() *corev1.Node {
 			},
 			Capacity:    capacity,
 			Allocatable: capacity,
+			// What a kind node of this Kubernetes version reports (KWOK keeps set values).
+			NodeInfo: corev1.NodeSystemInfo{
+				Architecture:            "amd64",
+				ContainerRuntimeVersion: "containerd://2.1.3",
+				KernelVersion:           "6.8.0-kubetutor",
+				KubeletVersion:          kubernetesVersion,
+				OperatingSystem:         "linux",
+				OSImage:                 "Debian GNU/Linux 12 (bookworm)",
+			},
 		},
 	}
 }
