@@ -7,19 +7,21 @@
 //! `$KUBETUTOR_BIN`), so the bench's own client memory does not count.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
+use kube::Client;
 use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, Config};
 use kubetutor::sandbox::{Sandbox, SandboxConfig};
+
+#[path = "support/cluster.rs"]
+mod cluster;
+use cluster::{first_version, median, rss_mb, spawn_binary};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Runs per ready-time figure (the median is reported).
 const READY_RUNS: usize = 10;
@@ -27,8 +29,6 @@ const READY_RUNS: usize = 10;
 const REPLICAS: i32 = 1000;
 /// Longest wait for the replicas (the target is 60 s; this only bounds a broken run).
 const REPLICAS_TIMEOUT: Duration = Duration::from_secs(300);
-/// Longest wait for one spawned sandbox to answer.
-const SPAWN_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// One line of the report.
 struct Row {
@@ -102,41 +102,6 @@ impl Report {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
-async fn client_for(kubeconfig: &Path) -> Result<Client> {
-    let kc =
-        kube::config::Kubeconfig::read_from(kubeconfig).context("failed to read kubeconfig")?;
-    let config = Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-        .await
-        .context("failed to load kubeconfig")?;
-    Client::try_from(config).context("failed to build the client")
-}
-
-/// Builds a client and asks `/version` until it answers (authenticated, over TLS).
-async fn first_version(kubeconfig: &Path) -> Result<Client> {
-    let deadline = Instant::now() + SPAWN_TIMEOUT;
-    loop {
-        let attempt = async {
-            let client = client_for(kubeconfig).await?;
-            client.apiserver_version().await?;
-            Ok::<_, anyhow::Error>(client)
-        };
-        match attempt.await {
-            Ok(c) => return Ok(c),
-            Err(e) if Instant::now() > deadline => return Err(e.context("no /version answer")),
-            Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
-        }
-    }
-}
-
 /// Time from `Sandbox::start` to the first answered `/version`, in seconds.
 async fn ready_in_process(dir: &Path) -> Result<f64> {
     let kubeconfig = dir.join("inproc-kubeconfig");
@@ -152,81 +117,14 @@ async fn ready_in_process(dir: &Path) -> Result<f64> {
     Ok(elapsed)
 }
 
-/// A `kubetutor sandbox` child process and the kubeconfig it printed.
-struct Spawned {
-    child: tokio::process::Child,
-    kubeconfig: PathBuf,
-}
-
-impl Spawned {
-    fn pid(&self) -> Option<u32> {
-        self.child.id()
-    }
-    async fn stop(mut self) {
-        let _ = self.child.kill().await;
-    }
-}
-
-/// Spawns the binary and waits for its `KUBECONFIG=` line.
-async fn spawn_binary(bin: &Path, kubeconfig: &Path) -> Result<Spawned> {
-    let mut child = tokio::process::Command::new(bin)
-        .args(["sandbox", "--listen", "127.0.0.1:0", "--kubeconfig"])
-        .arg(kubeconfig)
-        .env_remove("KUBECONFIG")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("failed to spawn {}", bin.display()))?;
-    let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-    let mut lines = BufReader::new(stdout).lines();
-    let path = tokio::time::timeout(SPAWN_TIMEOUT, async {
-        while let Some(line) = lines.next_line().await? {
-            if let Some((_, p)) = line.split_once("KUBECONFIG=") {
-                return Ok(PathBuf::from(p.trim()));
-            }
-        }
-        bail!("the sandbox exited before printing KUBECONFIG=")
-    })
-    .await
-    .context("no KUBECONFIG= line in time")??;
-    // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok(Spawned {
-        child,
-        kubeconfig: path,
-    })
-}
-
 /// Time from process spawn to the first answered `/version`, in seconds.
 async fn ready_spawned(bin: &Path, dir: &Path) -> Result<f64> {
     let t0 = Instant::now();
-    let spawned = spawn_binary(bin, &dir.join("spawn-kubeconfig")).await?;
+    let spawned = spawn_binary(bin, &dir.join("spawn-kubeconfig"), &[]).await?;
     first_version(&spawned.kubeconfig).await?;
     let elapsed = t0.elapsed().as_secs_f64();
     spawned.stop().await;
     Ok(elapsed)
-}
-
-/// VmRSS and VmHWM of a process in MB (10^6 bytes, the unit of issue 3's target).
-fn rss_mb(pid: &str) -> Result<(f64, f64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .context("failed to read /proc status")?;
-    let field = |name: &str| -> Result<f64> {
-        let line = status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .ok_or_else(|| anyhow!("no {name} in /proc status"))?;
-        let kib: f64 = line
-            .split_whitespace()
-            .nth(1)
-            .ok_or_else(|| anyhow!("empty {name}"))?
-            .parse()?;
-        Ok(kib * 1024.0 / 1e6)
-    };
-    Ok((field("VmRSS:")?, field("VmHWM:")?))
 }
 
 fn big_deployment() -> Result<Deployment> {
@@ -419,7 +317,7 @@ async fn run() -> Result<()> {
 
     match &bin {
         Some(bin) => {
-            let spawned = spawn_binary(bin, &dir.path().join("big-kubeconfig")).await?;
+            let spawned = spawn_binary(bin, &dir.path().join("big-kubeconfig"), &[]).await?;
             let pid = spawned.pid().map(|p| p.to_string());
             report.note(
                 "sandbox measured",
