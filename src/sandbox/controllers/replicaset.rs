@@ -219,7 +219,7 @@ impl Reconciler for ReplicaSetController {
         let (pods, _) = store.list_arc(&ResKey::pods(), None);
         for rs in &rss {
             if let Err(e) = self.sync(store, rs, &rss, &pods) {
-                tracing::debug!("replicaset {} not synced yet: {e}", meta::name(&rs));
+                tracing::debug!("replicaset {} not synced yet: {e}", meta::name(rs));
             }
         }
     }
