@@ -571,10 +571,18 @@ fn split_row(row: &str) -> Vec<String> {
     cells
 }
 
-/// A side of the comparison: the sandbox in this process.
+/// A side of the comparison: the sandbox in this process, shut down when dropped.
 struct SandboxSide {
-    _runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Runtime,
     sandbox: Option<Sandbox>,
+}
+
+impl Drop for SandboxSide {
+    fn drop(&mut self) {
+        if let Some(sandbox) = self.sandbox.take() {
+            self.runtime.block_on(sandbox.shutdown());
+        }
+    }
 }
 
 fn start_sandbox(dir: &Path) -> Result<SandboxSide, Failed> {
@@ -591,7 +599,7 @@ fn start_sandbox(dir: &Path) -> Result<SandboxSide, Failed> {
         ..SandboxConfig::default()
     }))?;
     Ok(SandboxSide {
-        _runtime: runtime,
+        runtime,
         sandbox: Some(sandbox),
     })
 }
