@@ -10,10 +10,7 @@
 #[path = "support/cluster.rs"]
 mod cluster;
 #[path = "support/runner.rs"]
-#[expect(
-    dead_code,
-    reason = "the round trips and the window are benches/runner.rs's figures"
-)]
+#[expect(dead_code, reason = "the round trips are benches/runner.rs's figure")]
 mod runner;
 
 use std::path::{Path, PathBuf};
@@ -418,5 +415,13 @@ fn report(sandbox: &Side, testbed: &Side, parts: &[(String, f64)]) {
     println!(
         "\ntest bed RSS after the check, by process: {}",
         parts.join(", ")
+    );
+    println!(
+        "request counters around the idle window (live, so a 0 is a real 0): sandbox /metrics \
+         {} -> {}, test bed audit log of the runner's user {} -> {}",
+        sandbox.runner.window.0,
+        sandbox.runner.window.1,
+        testbed.runner.window.0,
+        testbed.runner.window.1
     );
 }

@@ -39,7 +39,8 @@ impl Requests {
         match self {
             Requests::SandboxMetrics => request_total(client).await,
             Requests::AuditLog(path) => {
-                let text = std::fs::read_to_string(path).unwrap_or_default();
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("failed to read the audit log {}", path.display()))?;
                 // One ResponseComplete per request (watches add a ResponseStarted).
                 Ok(text
                     .lines()
@@ -117,6 +118,7 @@ pub async fn measure_on(
         )
         .await?;
 
+    std::fs::create_dir_all(dir)?;
     let lesson_path = dir.join("bench.yaml");
     std::fs::write(&lesson_path, lesson())?;
     let mut child = Command::new(binary())

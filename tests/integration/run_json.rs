@@ -100,23 +100,14 @@ impl World {
 
     /// Runs kubectl in the lesson's namespace; returns whether it succeeded.
     pub fn kubectl(&self, command: &str) -> bool {
-        let args: Vec<&str> = command.split_whitespace().skip(1).collect();
-        let out = Command::new(&self.kubectl)
+        let mut kubectl = Command::new(&self.kubectl);
+        kubectl
             .args(["-n", &self.namespace])
-            .args(&args)
             .env("KUBECONFIG", self.kubeconfig())
             .env("KUBECACHEDIR", self.dir.path().join("cache"))
             .env("HOME", self.dir.path())
-            .env_remove("KUBECTL_KUBERC")
-            .output()
-            .expect("kubectl runs");
-        if !out.status.success() {
-            eprintln!(
-                "kubectl {command} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        out.status.success()
+            .env_remove("KUBECTL_KUBERC");
+        crate::support::learner::typed(kubectl, command)
     }
 
     /// Starts `kubetutor run` on the lesson against this sandbox, with extra arguments.

@@ -113,6 +113,22 @@ pub fn play(
     events
 }
 
+/// Runs `command` (a `kubectl ...` line as a learner types it, split on spaces) with `kubectl`,
+/// a kubectl command already pointed at the cluster; says whether it worked, and why not.
+pub fn typed(mut kubectl: Command, command: &str) -> bool {
+    let out = kubectl
+        .args(command.split_whitespace().skip(1))
+        .output()
+        .expect("kubectl runs");
+    if !out.status.success() {
+        eprintln!(
+            "kubectl {command} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out.status.success()
+}
+
 /// `event step` for each event, to compare sequences.
 pub fn names(events: &[Value]) -> Vec<String> {
     events

@@ -65,6 +65,11 @@ build_into() { # DIR MODULE_DIR COMMAND...
     (cd "$module" && OUT="$dir.tmp" "$@") || { rm -rf "$dir.tmp"; die "failed to build $(basename "$dir")"; }
     mv "$dir.tmp" "$dir"
     say "built $(basename "$dir") in $((SECONDS - start)) s"
+    # Other builds of the same component that nothing has built for a week go.
+    local component
+    component="$(basename "$dir")"
+    find "$CACHE" -mindepth 1 -maxdepth 1 -type d -name "${component%-*}-*" ! -name "$component" -mtime +7 \
+        -exec rm -rf {} + 2>/dev/null || true
 }
 
 build_kubernetes() {

@@ -173,40 +173,38 @@ impl EventRecorder {
             src["host"] = json!(h);
         }
         let name = format!("{}.{:x}", meta::name(obj), self.next_stamp());
-        let ev = match &source.instance {
-            Some(instance) => json!({
-                "apiVersion": "v1",
-                "kind": "Event",
-                "metadata": {"name": name, "namespace": ns},
-                "involvedObject": involved,
-                "reason": reason,
-                "message": message,
-                "source": {},
-                "firstTimestamp": null,
-                "lastTimestamp": null,
-                "type": kind,
-                "eventTime": meta::now_rfc3339_micro(),
-                "action": action_of(reason),
-                "reportingComponent": source.component,
-                "reportingInstance": instance,
-            }),
-            None => json!({
+        let mut ev = json!({
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {"name": name, "namespace": ns},
             "involvedObject": involved,
             "reason": reason,
             "message": message,
-            "source": src,
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
             "type": kind,
-            "eventTime": null,
             "reportingComponent": source.component,
-            "reportingInstance": source.host.clone().unwrap_or_default(),
+        });
+        let recorded = match &source.instance {
+            // events.k8s.io: when and what, no source or counters.
+            Some(instance) => json!({
+                "source": {},
+                "firstTimestamp": null,
+                "lastTimestamp": null,
+                "eventTime": meta::now_rfc3339_micro(),
+                "action": action_of(reason),
+                "reportingInstance": instance,
+            }),
+            None => json!({
+                "source": src,
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
+                "eventTime": null,
+                "reportingInstance": source.host.clone().unwrap_or_default(),
             }),
         };
+        for (field, value) in recorded.as_object().into_iter().flatten() {
+            ev[field] = value.clone();
+        }
         if store.create(&ResKey::events(), ev).is_ok()
             && let Ok(mut m) = self.seen.lock()
         {
@@ -248,5 +246,34 @@ mod tests {
         assert_eq!(backoff["source"]["host"], "node-1");
         assert_eq!(backoff["involvedObject"]["uid"], "u1");
         assert!(meta::name(backoff).starts_with("p."));
+    }
+
+    #[test]
+    fn events_api_recorders_leave_the_classic_fields_empty() {
+        // As kube-scheduler 1.37's events read on the test bed.
+        let store = Store::new();
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "default", "uid": "u1"}});
+        let rec = EventRecorder::new();
+        let src = Source::events_api("default-scheduler", "kind-control-plane");
+        rec.normal(
+            &store,
+            &pod,
+            &src,
+            "Scheduled",
+            "Successfully assigned default/p to w",
+        );
+        let (events, _) = store.list(&ResKey::events(), Some("default"));
+        let ev = &events[0];
+        assert_eq!(ev["action"], "Binding");
+        assert_eq!(ev["source"], json!({}));
+        assert_eq!(ev["firstTimestamp"], Value::Null);
+        assert!(ev.get("count").is_none());
+        assert_eq!(ev["reportingComponent"], "default-scheduler");
+        assert_eq!(
+            ev["reportingInstance"],
+            "default-scheduler-kind-control-plane"
+        );
+        assert!(ev["eventTime"].as_str().is_some_and(|t| t.contains('.')));
     }
 }

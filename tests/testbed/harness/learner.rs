@@ -26,21 +26,11 @@ pub fn tests() -> Vec<Test> {
 
 /// kubectl as the learner types it, in `namespace` when given; says whether it worked.
 fn typed(bed: &Bed, home: &Path, namespace: Option<&str>, command: &str) -> bool {
-    let mut cmd = bed.kubectl_in(home, &bed.kubeconfig);
+    let mut kubectl = bed.kubectl_in(home, &bed.kubeconfig);
     if let Some(ns) = namespace {
-        cmd.args(["-n", ns]);
+        kubectl.args(["-n", ns]);
     }
-    let out = cmd
-        .args(command.split_whitespace().skip(1))
-        .output()
-        .expect("kubectl runs");
-    if !out.status.success() {
-        eprintln!(
-            "kubectl {command} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    out.status.success()
+    crate::support::learner::typed(kubectl, command)
 }
 
 fn part3_lesson_passes(bed: &Bed) -> Result<(), Failed> {

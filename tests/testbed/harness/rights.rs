@@ -8,7 +8,9 @@ use libtest_mimic::Failed;
 
 use crate::Test;
 use crate::bed::{Bed, repo};
-use crate::support::learner::{RunChild, assert_every_step_passed, part3_tutorial_commands, play};
+use crate::support::learner::{
+    RunChild, assert_every_step_passed, part3_tutorial_commands, play, typed,
+};
 
 pub fn tests() -> Vec<Test> {
     vec![
@@ -79,20 +81,7 @@ fn run_works_with_namespace_rights_only(bed: &Bed) -> Result<(), Failed> {
     let mut run = RunChild::spawn(cmd);
     let events = play(
         &mut run,
-        |command| {
-            let out = bed
-                .kubectl_in(&home, &kubeconfig)
-                .args(command.split_whitespace().skip(1))
-                .output()
-                .expect("kubectl runs");
-            if !out.status.success() {
-                eprintln!(
-                    "kubectl {command} failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            out.status.success()
-        },
+        |command| typed(bed.kubectl_in(&home, &kubeconfig), command),
         part3_tutorial_commands,
     );
     let (code, stderr) = run.finish();

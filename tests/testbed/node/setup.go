@@ -36,11 +36,7 @@ var testbedNodes = []testbedNode{
 // setup waits for the API server, registers the fake nodes KWOK manages, and waits until they
 // are Ready and the default ServiceAccount exists (created by the controller manager).
 func setup(kubeconfig string) error {
-	config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return err
-	}
-	client, err := kubernetes.NewForConfig(config)
+	client, err := clientFor(kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -78,6 +74,15 @@ func setup(kubeconfig string) error {
 		_, err := client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		return err == nil, nil
 	})
+}
+
+// clientFor builds a client from a kubeconfig file.
+func clientFor(kubeconfig string) (*kubernetes.Clientset, error) {
+	config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(config)
 }
 
 func poll(ctx context.Context, what string, done func() (bool, error)) error {
