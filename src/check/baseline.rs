@@ -32,10 +32,8 @@ impl Baseline {
     pub fn capture(world: &World, goals: &[Goal], namespace: &str) -> Self {
         let mut deployments = BTreeMap::new();
         for goal in goals {
-            let name = match goal {
-                Goal::Updated(g) => &g.deployment,
-                Goal::RolledBack(g) => &g.deployment,
-                _ => continue,
+            let Some(name) = goal.kind().baseline_deployment() else {
+                continue;
             };
             if let Some(facts) = DeploymentFacts::load(world, namespace, name) {
                 let replica_sets = facts
@@ -44,7 +42,7 @@ impl Baseline {
                     .filter_map(|rs| Some((rs.metadata.name.clone()?, revision(&rs.metadata))))
                     .collect();
                 deployments.insert(
-                    name.clone(),
+                    name.to_owned(),
                     DeploymentBaseline {
                         revision: revision(&facts.deployment.metadata),
                         images: facts.template_images().into_iter().collect(),

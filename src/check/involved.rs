@@ -25,7 +25,8 @@ pub struct Involved {
     pub pod_selector: Option<String>,
 }
 
-fn object(kind: &str, name: &str) -> ObjectRef {
+/// An object named in a failure report.
+pub(crate) fn object(kind: &str, name: &str) -> ObjectRef {
     ObjectRef {
         kind: kind.to_owned(),
         name: name.to_owned(),
@@ -35,47 +36,35 @@ fn object(kind: &str, name: &str) -> ObjectRef {
 /// The objects a goal is about, as far as the world knows them: a Deployment goal names the
 /// Deployment and its pods (pull errors are pod events), a Service goal names the Service.
 pub fn involved_objects(goal: &Goal, world: &World, namespace: &str) -> Involved {
-    let deployment = match goal {
-        Goal::Deployed(g) => Some(&g.deployment),
-        Goal::Scaled(g) => Some(&g.deployment),
-        Goal::Updated(g) => Some(&g.deployment),
-        Goal::RolledBack(g) => Some(&g.deployment),
-        Goal::RolloutStuck(g) => Some(&g.deployment),
-        Goal::Exposed(g) => Some(&g.deployment),
-        _ => None,
+    goal.kind().involved(world, namespace)
+}
+
+/// Adds a Deployment, its ReplicaSets and its pods to `involved`, with the pods' selector.
+pub(crate) fn involve_deployment(
+    involved: &mut Involved,
+    world: &World,
+    namespace: &str,
+    name: &str,
+) {
+    involved.objects.push(object("Deployment", name));
+    let Some(facts) = DeploymentFacts::load(world, namespace, name) else {
+        return;
     };
-    let mut involved = Involved::default();
-    match goal {
-        Goal::Exposed(g) => involved.objects.push(object("Service", g.service_name())),
-        Goal::Http(g) => involved.objects.push(object("Service", &g.service)),
-        Goal::Resource(g) => {
-            if let Some(name) = &g.target.name {
-                involved.objects.push(object(&g.target.kind, name));
-            }
-        }
-        _ => {}
-    }
-    if let Some(name) = deployment {
-        involved.objects.push(object("Deployment", name));
-        if let Some(facts) = DeploymentFacts::load(world, namespace, name) {
-            involved.pod_selector =
-                crate::k8s::selector::LabelSelector::from_k8s(&facts.deployment.spec.selector)
-                    .ok()
-                    .filter(|s| !s.is_empty())
-                    .map(|s| s.to_string());
-            for rs in &facts.replica_sets {
-                if let Some(rs_name) = &rs.metadata.name {
-                    involved.objects.push(object("ReplicaSet", rs_name));
-                }
-            }
-            for pod in &facts.pods {
-                if let Some(pod_name) = &pod.metadata.name {
-                    involved.objects.push(object("Pod", pod_name));
-                }
-            }
+    involved.pod_selector =
+        crate::k8s::selector::LabelSelector::from_k8s(&facts.deployment.spec.selector)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .map(|s| s.to_string());
+    for rs in &facts.replica_sets {
+        if let Some(rs_name) = &rs.metadata.name {
+            involved.objects.push(object("ReplicaSet", rs_name));
         }
     }
-    involved
+    for pod in &facts.pods {
+        if let Some(pod_name) = &pod.metadata.name {
+            involved.objects.push(object("Pod", pod_name));
+        }
+    }
 }
 
 /// Every goal's status, in order (`http` goals get their "waiting for a probe" status).

@@ -8,7 +8,7 @@
 pub mod baseline;
 pub mod capture;
 pub mod diff;
-mod goals;
+pub mod goals;
 pub mod involved;
 pub mod requirements;
 mod target;
@@ -138,22 +138,5 @@ impl GoalStatus {
 /// `http` goals cannot be judged from objects alone: for them this says what is being waited
 /// for; the runner probes with `Cluster::probe_http` and judges with [`evaluate_http`].
 pub fn evaluate(goal: &Goal, world: &World, ctx: &GoalContext) -> GoalStatus {
-    let status = match goal {
-        Goal::Deployed(g) => goals::rollout::deployed(g, world, ctx),
-        Goal::Scaled(g) => goals::rollout::scaled(g, world, ctx),
-        Goal::Updated(g) => goals::rollout::updated(g, world, ctx),
-        Goal::RolledBack(g) => goals::rollout::rolled_back(g, world, ctx),
-        Goal::RolloutStuck(g) => goals::rollout::rollout_stuck(g, world, ctx),
-        Goal::Exposed(g) => goals::service::exposed(g, world, ctx),
-        Goal::Resource(g) => goals::resource::resource(g, world, ctx),
-        Goal::Absent(g) => goals::resource::absent(g, world, ctx),
-        Goal::Http(g) => match http_target(g, world, &ctx.namespace) {
-            Ok((service, port)) => GoalStatus::unmet(format!(
-                "waiting for Service {service} to answer on port {port} at {}",
-                g.path
-            )),
-            Err(status) => status,
-        },
-    };
-    status.with_explanation(goal)
+    goal.kind().evaluate(world, ctx).with_explanation(goal)
 }

@@ -70,7 +70,8 @@ pub fn is_cluster_scoped(api_version: &str, kind: &str) -> bool {
     )
 }
 
-fn target_spec(target: &Target, namespace: &str) -> WatchSpec {
+/// The objects a target names, where they are.
+pub(crate) fn target_spec(target: &Target, namespace: &str) -> WatchSpec {
     let namespace = target.namespace.as_deref().unwrap_or(namespace);
     WatchSpec {
         label_selector: target.selector.clone(),
@@ -79,17 +80,19 @@ fn target_spec(target: &Target, namespace: &str) -> WatchSpec {
     }
 }
 
-fn deployment(name: &str, ns: &str) -> WatchSpec {
+/// One Deployment.
+pub(crate) fn deployment_spec(name: &str, ns: &str) -> WatchSpec {
     WatchSpec::named("apps/v1", "Deployment", ns, name)
 }
 
 /// Pods are watched namespace-wide: which ones a Deployment selects is only known once the
 /// Deployment is seen, and a lesson namespace holds few pods.
-fn pods(ns: &str) -> WatchSpec {
+pub(crate) fn pods_spec(ns: &str) -> WatchSpec {
     WatchSpec::all("v1", "Pod", ns)
 }
 
-fn service(name: &str, ns: &str) -> Vec<WatchSpec> {
+/// A Service and its EndpointSlices.
+pub(crate) fn service_specs(name: &str, ns: &str) -> Vec<WatchSpec> {
     vec![
         WatchSpec::named("v1", "Service", ns, name),
         WatchSpec {
@@ -101,27 +104,7 @@ fn service(name: &str, ns: &str) -> Vec<WatchSpec> {
 
 /// The watches one goal needs, in the lesson's `namespace`.
 pub fn requirements(goal: &Goal, namespace: &str) -> Vec<WatchSpec> {
-    let ns = namespace;
-    match goal {
-        Goal::Deployed(g) => vec![deployment(&g.deployment, ns), pods(ns)],
-        Goal::Scaled(g) => vec![deployment(&g.deployment, ns), pods(ns)],
-        Goal::Updated(g) => vec![deployment(&g.deployment, ns), pods(ns)],
-        Goal::RolloutStuck(g) => vec![deployment(&g.deployment, ns), pods(ns)],
-        Goal::RolledBack(g) => vec![
-            deployment(&g.deployment, ns),
-            pods(ns),
-            WatchSpec::all("apps/v1", "ReplicaSet", ns),
-        ],
-        Goal::Exposed(g) => {
-            let mut specs = service(g.service_name(), ns);
-            specs.push(deployment(&g.deployment, ns));
-            specs
-        }
-        // The Service and its endpoints tell the runner when probing is worth retrying.
-        Goal::Http(g) => service(&g.service, ns),
-        Goal::Resource(g) => vec![target_spec(&g.target, ns)],
-        Goal::Absent(g) => vec![target_spec(&g.target, ns)],
-    }
+    goal.kind().requirements(namespace)
 }
 
 impl Goal {

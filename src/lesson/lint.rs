@@ -13,6 +13,7 @@ use super::load::LoadedLesson;
 use super::model::{Goal, Target};
 use super::position::child_key;
 use super::vars::is_capture_name;
+use crate::check::goals::GoalLint;
 
 /// Every problem lint finds in `loaded`, in file order.
 pub fn lint(loaded: &LoadedLesson) -> Vec<Diagnostic> {
@@ -240,150 +241,7 @@ impl<'a> Cx<'a> {
     }
 
     fn goal(&mut self, goal: &Goal, path: &str) {
-        let field = |f: &str| child_key(path, f);
-        match goal {
-            Goal::Deployed(g) => {
-                self.name(
-                    &field("deployment"),
-                    "Deployment",
-                    &g.deployment,
-                    validate_subdomain,
-                );
-                self.image(&field("image"), &g.image);
-                self.container(&field("container"), g.container.as_deref());
-                if g.ready == 0 {
-                    let message = "`ready: 0` holds even when no pod runs".to_owned();
-                    self.warn(
-                        &field("ready"),
-                        message,
-                        Some("require at least one ready replica".to_owned()),
-                    );
-                }
-            }
-            Goal::Exposed(g) => {
-                self.name(
-                    &field("deployment"),
-                    "Deployment",
-                    &g.deployment,
-                    validate_subdomain,
-                );
-                match &g.service {
-                    Some(service) => {
-                        self.name(
-                            &field("service"),
-                            "Service",
-                            service,
-                            validate_dns1035_label,
-                        );
-                    }
-                    None => self.name(
-                        &field("deployment"),
-                        "Service",
-                        &g.deployment,
-                        validate_dns1035_label,
-                    ),
-                }
-                if g.port == 0 {
-                    self.error(
-                        &field("port"),
-                        "`port` must be between 1 and 65535".to_owned(),
-                        None,
-                    );
-                }
-            }
-            Goal::Scaled(g) => {
-                self.name(
-                    &field("deployment"),
-                    "Deployment",
-                    &g.deployment,
-                    validate_subdomain,
-                );
-                if g.replicas > 100 {
-                    let message = format!(
-                        "{} replicas is more than a practice cluster can run",
-                        g.replicas
-                    );
-                    self.warn(&field("replicas"), message, None);
-                }
-            }
-            Goal::Updated(g) => {
-                self.name(
-                    &field("deployment"),
-                    "Deployment",
-                    &g.deployment,
-                    validate_subdomain,
-                );
-                self.image(&field("image"), &g.image);
-                self.container(&field("container"), g.container.as_deref());
-            }
-            Goal::RolledBack(g) => {
-                self.name(
-                    &field("deployment"),
-                    "Deployment",
-                    &g.deployment,
-                    validate_subdomain,
-                );
-                self.image(&field("image"), &g.image);
-            }
-            Goal::RolloutStuck(g) => {
-                self.name(
-                    &field("deployment"),
-                    "Deployment",
-                    &g.deployment,
-                    validate_subdomain,
-                );
-                self.image(&field("image"), &g.image);
-            }
-            Goal::Resource(g) => {
-                self.target(&g.target, &field("target"));
-                if let Some(matches) = &g.matches
-                    && !matches.is_object()
-                {
-                    let message = "`matches` must be a mapping: a partial object such as `metadata: {labels: {app: web}}`".to_owned();
-                    self.error(&field("matches"), message, None);
-                }
-                if g.count.is_some() && g.target.name.is_some() && g.count.unwrap_or(0) > 1 {
-                    let message =
-                        "at most one object can match a name; use a `selector` to count several"
-                            .to_owned();
-                    self.error(&field("count"), message, None);
-                }
-            }
-            Goal::Absent(g) => self.target(&g.target, &field("target")),
-            Goal::Http(g) => {
-                self.name(
-                    &field("service"),
-                    "Service",
-                    &g.service,
-                    validate_dns1035_label,
-                );
-                if g.distinct == 0 {
-                    let message =
-                        "`distinct` must be at least 1 (use 2 or more to see load balancing)"
-                            .to_owned();
-                    self.error(&field("distinct"), message, None);
-                }
-                if g.port == Some(0) {
-                    self.error(
-                        &field("port"),
-                        "`port` must be between 1 and 65535".to_owned(),
-                        None,
-                    );
-                }
-                if !g.path.starts_with('/') {
-                    let message = format!("the HTTP path `{}` must start with `/`", g.path);
-                    self.error(
-                        &field("path"),
-                        message,
-                        Some(format!("write `/{}`", g.path)),
-                    );
-                }
-                if g.contains.is_empty() {
-                    let message = "an empty `contains` accepts any answer".to_owned();
-                    self.warn(&field("contains"), message, None);
-                }
-            }
-        }
+        goal.kind().lint(&mut GoalFields { cx: self, path });
     }
 
     fn image(&mut self, path: &str, image: &str) {
@@ -492,3 +350,60 @@ fn suggest_id(id: &str) -> String {
 mod flow;
 #[cfg(test)]
 mod tests;
+
+/// A goal's lint, on the fields of the goal at `path`.
+struct GoalFields<'c, 'a> {
+    cx: &'c mut Cx<'a>,
+    path: &'c str,
+}
+
+impl GoalFields<'_, '_> {
+    fn field(&self, field: &str) -> String {
+        child_key(self.path, field)
+    }
+}
+
+impl GoalLint for GoalFields<'_, '_> {
+    fn deployment_name(&mut self, field: &str, name: &str) {
+        let path = self.field(field);
+        self.cx.name(&path, "Deployment", name, validate_subdomain);
+    }
+
+    fn service_name(&mut self, field: &str, name: &str) {
+        let path = self.field(field);
+        self.cx.name(&path, "Service", name, validate_dns1035_label);
+    }
+
+    fn image(&mut self, field: &str, image: &str) {
+        let path = self.field(field);
+        self.cx.image(&path, image);
+    }
+
+    fn container(&mut self, field: &str, container: Option<&str>) {
+        let path = self.field(field);
+        self.cx.container(&path, container);
+    }
+
+    fn target(&mut self, field: &str, target: &Target) {
+        let path = self.field(field);
+        self.cx.target(target, &path);
+    }
+
+    fn port(&mut self, field: &str, port: u16) {
+        if port == 0 {
+            let path = self.field(field);
+            self.cx
+                .error(&path, "`port` must be between 1 and 65535".to_owned(), None);
+        }
+    }
+
+    fn error(&mut self, field: &str, message: String, help: Option<String>) {
+        let path = self.field(field);
+        self.cx.error(&path, message, help);
+    }
+
+    fn warn(&mut self, field: &str, message: String, help: Option<String>) {
+        let path = self.field(field);
+        self.cx.warn(&path, message, help);
+    }
+}

@@ -1,11 +1,104 @@
-//! `kind: http`, pure half: judging the answers a Service gave through the API server's proxy.
+//! `kind: http`: a Service answers HTTP on a path with a body containing some text, checked
+//! through the API server's service proxy. The probing is the runner's (`Cluster::probe_http`);
+//! this module judges the answers.
 
 use std::collections::BTreeSet;
 
-use crate::check::goals::service::first_port;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::service::first_port;
+use super::{GoalKind, GoalLint};
+use crate::check::involved::{Involved, object};
+use crate::check::requirements::{WatchSpec, service_specs};
 use crate::check::world::World;
-use crate::check::{Difference, GoalStatus};
-use crate::lesson::model::HttpGoal;
+use crate::check::{Difference, GoalContext, GoalStatus};
+
+/// `kind: http`: checked through the API server's service proxy, so it works on any cluster.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpGoal {
+    /// Service to call.
+    pub service: String,
+    /// Service port; the Service's first port when omitted.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Path to request.
+    #[serde(default = "root_path")]
+    pub path: String,
+    /// Text the response body must contain.
+    pub contains: String,
+    /// Distinct response bodies required over a few requests (e.g. 2 to see load balancing).
+    #[serde(default = "one")]
+    pub distinct: u32,
+    /// Message shown to the learner while the goal does not hold.
+    #[serde(default)]
+    pub explain_failure: Option<String>,
+}
+
+fn root_path() -> String {
+    "/".to_owned()
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl GoalKind for HttpGoal {
+    fn kind_name(&self) -> &'static str {
+        "http"
+    }
+
+    fn explain_failure(&self) -> Option<&str> {
+        self.explain_failure.as_deref()
+    }
+
+    fn lint(&self, lint: &mut dyn GoalLint) {
+        lint.service_name("service", &self.service);
+        if self.distinct == 0 {
+            let message =
+                "`distinct` must be at least 1 (use 2 or more to see load balancing)".to_owned();
+            lint.error("distinct", message, None);
+        }
+        if let Some(port) = self.port {
+            lint.port("port", port);
+        }
+        if !self.path.starts_with('/') {
+            let message = format!("the HTTP path `{}` must start with `/`", self.path);
+            lint.error("path", message, Some(format!("write `/{}`", self.path)));
+        }
+        if self.contains.is_empty() {
+            lint.warn(
+                "contains",
+                "an empty `contains` accepts any answer".to_owned(),
+                None,
+            );
+        }
+    }
+
+    // The Service and its endpoints tell the runner when probing is worth retrying.
+    fn requirements(&self, ns: &str) -> Vec<WatchSpec> {
+        service_specs(&self.service, ns)
+    }
+
+    /// Objects alone cannot judge it: this says what is being waited for; the runner probes
+    /// and judges with [`evaluate_http`].
+    fn evaluate(&self, world: &World, ctx: &GoalContext) -> GoalStatus {
+        match http_target(self, world, &ctx.namespace) {
+            Ok((service, port)) => GoalStatus::unmet(format!(
+                "waiting for Service {service} to answer on port {port} at {}",
+                self.path
+            )),
+            Err(status) => status,
+        }
+    }
+
+    fn involved(&self, _world: &World, _ns: &str) -> Involved {
+        let mut involved = Involved::default();
+        involved.objects.push(object("Service", &self.service));
+        involved
+    }
+}
 
 /// One request to a Service through the API server's service proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]

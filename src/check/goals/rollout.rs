@@ -1,4 +1,5 @@
-//! Deployment goals: `deployed`, `scaled`, `updated`, `rolled_back`, `rollout_stuck`.
+//! What the Deployment goals (`deployed`, `scaled`, `updated`, `rolled_back`,
+//! `rollout_stuck`) share: a Deployment's facts, its pods' states, rollout completion.
 //!
 //! "Rollout complete" follows kubectl's `rollout status` (`polymorphichelpers/rollout_status.go`):
 //! the spec change is observed, every replica is updated, no old replica remains and every
@@ -11,14 +12,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use crate::check::world::World;
 use crate::check::{Difference, GoalContext, GoalStatus};
 use crate::k8s::selector::LabelSelector;
-use crate::lesson::model::{
-    DeployedGoal, RolledBackGoal, RolloutStuckGoal, ScaledGoal, UpdatedGoal,
-};
 
 /// The annotation the deployment controller stamps on Deployments and their ReplicaSets.
 const REVISION: &str = "deployment.kubernetes.io/revision";
 /// The annotation listing the revisions a reused ReplicaSet had before (set on rollback).
-const REVISION_HISTORY: &str = "deployment.kubernetes.io/revision-history";
+pub(crate) const REVISION_HISTORY: &str = "deployment.kubernetes.io/revision-history";
 /// Container waiting reasons that mean "the image cannot be pulled".
 const PULL_FAILURES: &[&str] = &[
     "ErrImagePull",
@@ -86,7 +84,11 @@ impl DeploymentFacts {
 
     /// Whether the template runs `image` (in `container` when given); otherwise the status
     /// saying what it runs instead.
-    fn check_image(&self, image: &str, container: Option<&str>) -> Result<(), GoalStatus> {
+    pub(crate) fn check_image(
+        &self,
+        image: &str,
+        container: Option<&str>,
+    ) -> Result<(), GoalStatus> {
         let images = self.template_images();
         let name = &self.name;
         match container {
@@ -125,12 +127,12 @@ impl DeploymentFacts {
         }
     }
 
-    fn spec_replicas(&self) -> i32 {
+    pub(crate) fn spec_replicas(&self) -> i32 {
         self.deployment.spec.replicas.unwrap_or(1)
     }
 
     /// `(replicas, updated, ready, available)` from the status.
-    fn status_counts(&self) -> (i32, i32, i32, i32) {
+    pub(crate) fn status_counts(&self) -> (i32, i32, i32, i32) {
         let s = self.deployment.status.clone().unwrap_or_default();
         (
             s.replicas.unwrap_or(0),
@@ -141,7 +143,7 @@ impl DeploymentFacts {
     }
 
     /// Whether the Progressing condition says the rollout ran out of time.
-    fn deadline_exceeded(&self) -> bool {
+    pub(crate) fn deadline_exceeded(&self) -> bool {
         self.deployment
             .status
             .as_ref()
@@ -155,7 +157,7 @@ impl DeploymentFacts {
     }
 
     /// kubectl's `rollout status` verdict: `Ok` when complete, else what it is waiting for.
-    fn rollout_progress(&self) -> Result<(), String> {
+    pub(crate) fn rollout_progress(&self) -> Result<(), String> {
         let name = &self.name;
         let generation = self.deployment.metadata.generation.unwrap_or(0);
         let observed = self
@@ -194,14 +196,14 @@ impl DeploymentFacts {
     }
 
     /// Pods not being deleted.
-    fn live_pods(&self) -> impl Iterator<Item = &Pod> {
+    pub(crate) fn live_pods(&self) -> impl Iterator<Item = &Pod> {
         self.pods
             .iter()
             .filter(|p| p.metadata.deletion_timestamp.is_none())
     }
 
     /// The ReplicaSet for the current template: the one stamped with the Deployment's revision.
-    fn current_replica_set(&self) -> Option<&ReplicaSet> {
+    pub(crate) fn current_replica_set(&self) -> Option<&ReplicaSet> {
         let wanted = revision(&self.deployment.metadata)?;
         self.replica_sets
             .iter()
@@ -209,7 +211,7 @@ impl DeploymentFacts {
     }
 
     /// "(pod web-x: ImagePullBackOff)" for the first live pod that is not ready, if any.
-    fn first_unready_pod(&self) -> Option<String> {
+    pub(crate) fn first_unready_pod(&self) -> Option<String> {
         self.live_pods().find(|p| !pod_ready(p)).map(|p| {
             format!(
                 " (pod {}: {})",
@@ -221,7 +223,9 @@ impl DeploymentFacts {
 }
 
 /// (container name, image) for each container of a pod spec.
-fn containers_of(spec: Option<&k8s_openapi::api::core::v1::PodSpec>) -> Vec<(String, String)> {
+pub(crate) fn containers_of(
+    spec: Option<&k8s_openapi::api::core::v1::PodSpec>,
+) -> Vec<(String, String)> {
     spec.map(|s| {
         s.containers
             .iter()
@@ -232,7 +236,7 @@ fn containers_of(spec: Option<&k8s_openapi::api::core::v1::PodSpec>) -> Vec<(Str
 }
 
 /// Whether a pod's spec runs `image` (in `container` when given).
-fn pod_runs(pod: &Pod, image: &str, container: Option<&str>) -> bool {
+pub(crate) fn pod_runs(pod: &Pod, image: &str, container: Option<&str>) -> bool {
     containers_of(pod.spec.as_ref())
         .iter()
         .any(|(c, i)| i == image && container.is_none_or(|wanted| wanted == c))
@@ -273,7 +277,7 @@ pub fn pod_state(pod: &Pod) -> String {
 }
 
 /// Why a pod cannot pull `image`, if that is its problem.
-fn pull_failure(pod: &Pod, image: &str) -> Option<String> {
+pub(crate) fn pull_failure(pod: &Pod, image: &str) -> Option<String> {
     let status = pod.status.as_ref()?;
     status.container_statuses.iter().flatten().find_map(|cs| {
         let reason = cs.state.as_ref()?.waiting.as_ref()?.reason.clone()?;
@@ -282,114 +286,15 @@ fn pull_failure(pod: &Pod, image: &str) -> Option<String> {
     })
 }
 
-fn missing(name: &str, ctx: &GoalContext) -> GoalStatus {
+pub(crate) fn missing(name: &str, ctx: &GoalContext) -> GoalStatus {
     GoalStatus::differs(
         format!("no Deployment named {name} in namespace {}", ctx.namespace),
         Difference::new(format!("Deployment {name}"), "exists", "missing"),
     )
 }
 
-/// `kind: deployed`.
-pub(crate) fn deployed(goal: &DeployedGoal, world: &World, ctx: &GoalContext) -> GoalStatus {
-    let name = &goal.deployment;
-    let Some(facts) = DeploymentFacts::load(world, &ctx.namespace, name) else {
-        return missing(name, ctx);
-    };
-    if let Err(status) = facts.check_image(&goal.image, goal.container.as_deref()) {
-        return status;
-    }
-    let want = i64::from(goal.ready);
-    let (_, _, ready_replicas, _) = facts.status_counts();
-    let ready_pods = facts
-        .live_pods()
-        .filter(|p| pod_ready(p) && pod_runs(p, &goal.image, goal.container.as_deref()))
-        .count();
-    let ready_pods = i64::try_from(ready_pods).unwrap_or(i64::MAX);
-    let ready = ready_pods.min(i64::from(ready_replicas));
-    if ready >= want {
-        return GoalStatus::met(format!(
-            "deployment {name}: {ready} ready {} running {}",
-            if ready == 1 { "replica" } else { "replicas" },
-            goal.image
-        ));
-    }
-    let why = facts.first_unready_pod().unwrap_or_default();
-    GoalStatus::differs(
-        format!(
-            "deployment {name}: {ready}/{want} replicas ready on {}{why}",
-            goal.image
-        ),
-        Difference::new(format!("ready replicas of deployment {name}"), want, ready),
-    )
-}
-
-/// `kind: scaled`.
-pub(crate) fn scaled(goal: &ScaledGoal, world: &World, ctx: &GoalContext) -> GoalStatus {
-    let name = &goal.deployment;
-    let Some(facts) = DeploymentFacts::load(world, &ctx.namespace, name) else {
-        return missing(name, ctx);
-    };
-    let want = i64::from(goal.replicas);
-    let spec = i64::from(facts.spec_replicas());
-    if spec != want {
-        return GoalStatus::differs(
-            format!("deployment {name} asks for {spec} replicas, expected {want}"),
-            Difference::new(format!("spec.replicas of deployment {name}"), want, spec),
-        );
-    }
-    let (replicas, updated, ready, _) = facts.status_counts();
-    let (replicas, updated, ready) = (i64::from(replicas), i64::from(updated), i64::from(ready));
-    if ready < want {
-        let why = facts.first_unready_pod().unwrap_or_default();
-        return GoalStatus::differs(
-            format!("deployment {name}: {ready}/{want} replicas ready{why}"),
-            Difference::new(format!("ready replicas of deployment {name}"), want, ready),
-        );
-    }
-    if replicas != want || ready != want || updated != want {
-        return GoalStatus::differs(
-            format!(
-                "deployment {name}: {replicas} replicas ({updated} up to date, {ready} ready), expected {want}"
-            ),
-            Difference::new(
-                format!("status.replicas of deployment {name}"),
-                want,
-                replicas,
-            ),
-        );
-    }
-    let live = i64::try_from(facts.live_pods().count()).unwrap_or(i64::MAX);
-    if live != want {
-        return GoalStatus::differs(
-            format!("deployment {name}: {live} pods running, expected {want}"),
-            Difference::new(format!("pods of deployment {name}"), want, live),
-        );
-    }
-    let terminating: Vec<&str> = facts
-        .pods
-        .iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_some())
-        .filter_map(|p| p.metadata.name.as_deref())
-        .collect();
-    if !terminating.is_empty() {
-        return GoalStatus::differs(
-            format!(
-                "deployment {name}: {want} replicas ready, {} extra pods still terminating ({})",
-                terminating.len(),
-                terminating.join(", ")
-            ),
-            Difference::new(
-                format!("terminating pods of deployment {name}"),
-                0,
-                terminating.len(),
-            ),
-        );
-    }
-    GoalStatus::met(format!("deployment {name}: {want}/{want} replicas ready"))
-}
-
 /// Checks image and rollout completion shared by `updated` and `rolled_back`.
-fn completed_on(
+pub(crate) fn completed_on(
     facts: &DeploymentFacts,
     image: &str,
     container: Option<&str>,
@@ -419,159 +324,4 @@ fn completed_on(
         ));
     }
     Ok(())
-}
-
-/// `kind: updated`.
-pub(crate) fn updated(goal: &UpdatedGoal, world: &World, ctx: &GoalContext) -> GoalStatus {
-    let name = &goal.deployment;
-    let Some(facts) = DeploymentFacts::load(world, &ctx.namespace, name) else {
-        return missing(name, ctx);
-    };
-    let container = goal.container.as_deref();
-    if let Err(status) = facts.check_image(&goal.image, container) {
-        return status;
-    }
-    if let Some(before) = ctx.baseline.deployments.get(name) {
-        let had_image = before
-            .images
-            .iter()
-            .any(|(c, i)| *i == goal.image && container.is_none_or(|w| w == c));
-        let newer = match (revision(&facts.deployment.metadata), before.revision) {
-            (Some(now), Some(then)) => now > then,
-            _ => false,
-        };
-        if had_image && !newer {
-            return GoalStatus::differs(
-                format!(
-                    "deployment {name} already ran {} when the step began; no new rollout yet",
-                    goal.image
-                ),
-                Difference::new(
-                    format!("rollouts of deployment {name} since the step began"),
-                    1,
-                    0,
-                ),
-            );
-        }
-    }
-    match completed_on(&facts, &goal.image, container) {
-        Ok(()) => GoalStatus::met(format!("deployment {name}: rolled out {}", goal.image)),
-        Err(status) => status,
-    }
-}
-
-/// `kind: rolled_back`.
-pub(crate) fn rolled_back(goal: &RolledBackGoal, world: &World, ctx: &GoalContext) -> GoalStatus {
-    let name = &goal.deployment;
-    let Some(facts) = DeploymentFacts::load(world, &ctx.namespace, name) else {
-        return missing(name, ctx);
-    };
-    if let Err(status) = facts.check_image(&goal.image, None) {
-        return status;
-    }
-    let Some(before) = ctx.baseline.deployments.get(name) else {
-        return GoalStatus::unmet(format!(
-            "deployment {name} did not exist when the step began, so it cannot have been rolled back"
-        ));
-    };
-    let now = revision(&facts.deployment.metadata);
-    let newer = matches!((now, before.revision), (Some(n), Some(t)) if n > t);
-    if !newer {
-        let at = before
-            .revision
-            .map_or_else(String::new, |r| format!(" (still at revision {r})"));
-        return GoalStatus::differs(
-            format!("deployment {name} has not been rolled back since the step began{at}"),
-            Difference::new(
-                format!("revision of deployment {name}"),
-                format!("newer than {}", before.revision.unwrap_or(0)),
-                now.map_or_else(|| "none".to_owned(), |r| r.to_string()),
-            ),
-        );
-    }
-    let Some(current) = facts.current_replica_set() else {
-        return GoalStatus::unmet(format!(
-            "deployment {name}: waiting for the controller to settle on a ReplicaSet"
-        ));
-    };
-    let current_name = current.metadata.name.clone().unwrap_or_default();
-    let reused = before.replica_sets.contains_key(&current_name)
-        || current
-            .metadata
-            .annotations
-            .as_ref()
-            .is_some_and(|a| a.contains_key(REVISION_HISTORY));
-    if !reused {
-        return GoalStatus::differs(
-            format!(
-                "deployment {name} moved to a new template (ReplicaSet {current_name}), not back to an earlier one"
-            ),
-            Difference::new(
-                format!("ReplicaSet of deployment {name}"),
-                "one from an earlier revision",
-                current_name,
-            ),
-        );
-    }
-    match completed_on(&facts, &goal.image, None) {
-        Ok(()) => GoalStatus::met(format!(
-            "deployment {name}: rolled back to {} (revision {})",
-            goal.image,
-            now.unwrap_or(0)
-        )),
-        Err(status) => status,
-    }
-}
-
-/// `kind: rollout_stuck`.
-pub(crate) fn rollout_stuck(
-    goal: &RolloutStuckGoal,
-    world: &World,
-    ctx: &GoalContext,
-) -> GoalStatus {
-    let name = &goal.deployment;
-    let Some(facts) = DeploymentFacts::load(world, &ctx.namespace, name) else {
-        return missing(name, ctx);
-    };
-    if let Err(status) = facts.check_image(&goal.image, None) {
-        return status;
-    }
-    if facts.rollout_progress().is_ok() && !facts.deadline_exceeded() {
-        return GoalStatus::differs(
-            format!(
-                "deployment {name} rolled out {} successfully; expected it to be stuck",
-                goal.image
-            ),
-            Difference::new(format!("rollout of deployment {name}"), "stuck", "complete"),
-        );
-    }
-    let stuck = facts.live_pods().find_map(|p| {
-        pull_failure(p, &goal.image).map(|r| (p.metadata.name.clone().unwrap_or_default(), r))
-    });
-    if let Some((pod, reason)) = stuck {
-        return GoalStatus::met(format!(
-            "deployment {name} is stuck: pod {pod} cannot pull {} ({reason})",
-            goal.image
-        ));
-    }
-    if facts.deadline_exceeded() {
-        return GoalStatus::met(format!(
-            "deployment {name} is stuck: its rollout exceeded the progress deadline"
-        ));
-    }
-    let waiting = facts
-        .live_pods()
-        .find(|p| pod_runs(p, &goal.image, None))
-        .map(|p| {
-            format!(
-                "; pod {} is {}",
-                p.metadata.name.as_deref().unwrap_or("?"),
-                pod_state(p)
-            )
-        })
-        .unwrap_or_else(|| format!("; no pod runs {} yet", goal.image));
-    GoalStatus::unmet(format!(
-        "deployment {name}: no pod has failed to pull {} yet{waiting}",
-        goal.image
-    ))
 }

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use super::{Cx, has_variable};
 use crate::lesson::load::LoadedLesson;
-use crate::lesson::model::Goal;
 use crate::lesson::position::child_key;
 use crate::lesson::suggest::did_you_mean;
 use crate::lesson::vars::{
@@ -104,13 +103,7 @@ impl<'a> Cx<'a> {
             let solutions = || steps[..=i].iter().flat_map(|s| s.solution.iter());
             for (g, goal) in step.goals.iter().enumerate() {
                 let path = format!("steps[{i}].goals[{g}]");
-                let image = match goal {
-                    Goal::Deployed(x) => Some(&x.image),
-                    Goal::Updated(x) => Some(&x.image),
-                    Goal::RolledBack(x) => Some(&x.image),
-                    Goal::RolloutStuck(x) => Some(&x.image),
-                    _ => None,
-                };
+                let image = goal.kind().expected_image();
                 if let Some(image) = image
                     && !image.is_empty()
                     && !solutions().any(|line| contains_token(line, image))
@@ -120,12 +113,11 @@ impl<'a> Cx<'a> {
                     );
                     self.warn(&child_key(&path, "image"), message, None);
                 }
-                if let Goal::Scaled(x) = goal
-                    && !solutions().any(|line| sets_replicas(line, x.replicas))
+                if let Some(replicas) = goal.kind().expected_replicas()
+                    && !solutions().any(|line| sets_replicas(line, replicas))
                 {
                     let message = format!(
-                        "no solution up to this step sets {} replicas, so `kubetutor check` cannot reach this goal",
-                        x.replicas
+                        "no solution up to this step sets {replicas} replicas, so `kubetutor check` cannot reach this goal"
                     );
                     self.warn(&child_key(&path, "replicas"), message, None);
                 }
@@ -153,10 +145,7 @@ impl<'a> Cx<'a> {
                     .enumerate()
                     .map(move |(g, goal)| (i, g, goal))
             })
-            .filter_map(|(i, g, goal)| match goal {
-                Goal::RolloutStuck(x) => Some((i, g, x.image.as_str())),
-                _ => None,
-            })
+            .filter_map(|(i, g, goal)| goal.kind().image_meant_to_fail().map(|image| (i, g, image)))
             .collect();
         for &(i, g, image) in &meant_to_fail {
             if catalogue.contains(&image) {

@@ -42,3 +42,29 @@ pub(super) fn three_pods() -> Vec<serde_json::Value> {
         .map(|i| pod(&format!("web-{i}"), "web", "example/app:v1"))
         .collect()
 }
+
+#[test]
+fn every_listed_kind_parses_and_dispatches_to_itself() {
+    // The smallest valid goal of each kind; the list must name every kind exactly once.
+    let minimal = [
+        "kind: deployed\ndeployment: web\nimage: a:v1\n",
+        "kind: exposed\ndeployment: web\ntype: NodePort\nport: 80\n",
+        "kind: scaled\ndeployment: web\nreplicas: 2\n",
+        "kind: updated\ndeployment: web\nimage: a:v2\n",
+        "kind: rolled_back\ndeployment: web\nimage: a:v1\n",
+        "kind: rollout_stuck\ndeployment: web\nimage: a:v9\n",
+        "kind: resource\ntarget: {apiVersion: v1, kind: Pod}\n",
+        "kind: absent\ntarget: {apiVersion: v1, kind: Pod}\n",
+        "kind: http\nservice: web\ncontains: hi\n",
+    ];
+    let kinds: Vec<&str> = minimal.iter().map(|y| goal(y).kind_name()).collect();
+    assert_eq!(kinds, Goal::KINDS);
+    for yaml in minimal {
+        let g = goal(yaml);
+        assert!(
+            !g.kind().requirements("default").is_empty(),
+            "{} watches nothing",
+            g.kind_name()
+        );
+    }
+}
