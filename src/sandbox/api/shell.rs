@@ -7,10 +7,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::ExecOutput;
-use super::exec::{channel, finish, frame};
+use super::exec::{Channels, Input};
 
 /// Runs one command line (already split into words).
 pub type Runner = Arc<dyn Fn(&[String]) -> ExecOutput + Send + Sync>;
@@ -36,42 +36,11 @@ pub fn is_shell(argv: &[String]) -> bool {
 
 const IDLE: Duration = Duration::from_secs(30 * 60);
 
-/// Reads one client frame: (opcode, unmasked payload); `None` at end of stream.
-async fn read_frame<S: AsyncRead + Unpin>(io: &mut S) -> std::io::Result<Option<(u8, Vec<u8>)>> {
-    let mut head = [0u8; 2];
-    match io.read_exact(&mut head).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    let opcode = head[0] & 0x0f;
-    let masked = head[1] & 0x80 != 0;
-    let len = match head[1] & 0x7f {
-        126 => u64::from(io.read_u16().await?),
-        127 => io.read_u64().await?,
-        n => u64::from(n),
-    };
-    if len > 1 << 20 {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "frame too large",
-        ));
-    }
-    let mut mask = [0u8; 4];
-    if masked {
-        io.read_exact(&mut mask).await?;
-    }
-    let mut payload = vec![0u8; usize::try_from(len).unwrap_or(0)];
-    io.read_exact(&mut payload).await?;
-    if masked {
-        for (i, b) in payload.iter_mut().enumerate() {
-            *b ^= mask[i % 4];
-        }
-    }
-    Ok(Some((opcode, payload)))
-}
-
-async fn out<S: AsyncWrite + Unpin>(io: &mut S, tty: bool, text: &str) -> std::io::Result<()> {
+async fn out<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut Channels<S>,
+    tty: bool,
+    text: &str,
+) -> std::io::Result<()> {
     if text.is_empty() {
         return Ok(());
     }
@@ -80,8 +49,7 @@ async fn out<S: AsyncWrite + Unpin>(io: &mut S, tty: bool, text: &str) -> std::i
     } else {
         text.to_owned()
     };
-    io.write_all(&frame(0x2, &channel(1, text.as_bytes())))
-        .await
+    io.send(1, text.as_bytes()).await
 }
 
 /// What one typed line does.
@@ -90,8 +58,8 @@ enum Line {
     Exit(i32),
 }
 
-async fn run_line<S: AsyncWrite + Unpin>(
-    io: &mut S,
+async fn run_line<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut Channels<S>,
     shell: &Shell,
     line: &str,
 ) -> std::io::Result<Line> {
@@ -111,8 +79,7 @@ async fn run_line<S: AsyncWrite + Unpin>(
             if shell.tty {
                 out(io, true, &result.stderr).await?;
             } else if !result.stderr.is_empty() {
-                io.write_all(&frame(0x2, &channel(2, result.stderr.as_bytes())))
-                    .await?;
+                io.send(2, result.stderr.as_bytes()).await?;
             }
         }
     }
@@ -122,48 +89,35 @@ async fn run_line<S: AsyncWrite + Unpin>(
     Ok(Line::Continue)
 }
 
-/// Serves the session until `exit`, Ctrl-D, the client closing, or a long idle time.
-pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut S,
+/// Serves the session until `exit`, Ctrl-D, the client closing, or a long idle time; returns
+/// the shell's exit code.
+pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut Channels<S>,
     shell: Shell,
-) -> std::io::Result<()> {
+) -> std::io::Result<i32> {
     if shell.tty {
         out(io, true, &shell.prompt).await?;
     }
     let mut line = String::new();
     let code = 'session: loop {
-        let Ok(next) = tokio::time::timeout(IDLE, read_frame(io)).await else {
+        let Ok(next) = tokio::time::timeout(IDLE, io.next()).await else {
             break 0;
         };
-        let Some((opcode, payload)) = next? else {
-            break 0;
-        };
-        match opcode {
-            0x8 => break 0,
-            0x9 => {
-                io.write_all(&frame(0xA, &payload)).await?;
-                continue;
+        let data = match next {
+            None => break 0,
+            Some(Input::Other) => continue,
+            Some(Input::StdinClosed) => {
+                // stdin closed: run what is left, then end like a shell at EOF.
+                if !line.trim().is_empty()
+                    && let Line::Exit(code) = run_line(io, &shell, &line).await?
+                {
+                    break code;
+                }
+                break 0;
             }
-            0x1 | 0x2 => {}
-            _ => continue,
-        }
-        // Channel 0 is stdin; 4 is terminal resize; 255 (v5) says a stream was closed.
-        let Some((&stream, data)) = payload.split_first() else {
-            continue;
+            Some(Input::Stdin(data)) => data,
         };
-        if stream == 255 && data.first() == Some(&0) {
-            // stdin closed: run what is left, then end like a shell at EOF.
-            if !line.trim().is_empty()
-                && let Line::Exit(code) = run_line(io, &shell, &line).await?
-            {
-                break code;
-            }
-            break 0;
-        }
-        if stream != 0 {
-            continue;
-        }
-        for &byte in data {
+        for byte in data {
             match byte {
                 b'\r' | b'\n' => {
                     if shell.tty {
@@ -175,7 +129,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                     }
                 }
                 0x7f | 0x08 if shell.tty && line.pop().is_some() => {
-                    io.write_all(&frame(0x2, &channel(1, b"\x08 \x08"))).await?;
+                    io.send(1, b"\x08 \x08").await?;
                 }
                 0x7f | 0x08 => {}
                 0x03 if shell.tty => {
@@ -192,14 +146,14 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 b if b >= 0x20 || b == b'\t' => {
                     line.push(char::from(b));
                     if shell.tty {
-                        io.write_all(&frame(0x2, &channel(1, &[b]))).await?;
+                        io.send(1, &[b]).await?;
                     }
                 }
                 _ => {}
             }
         }
     };
-    finish(io, code).await
+    Ok(code)
 }
 
 #[cfg(test)]
