@@ -286,6 +286,36 @@ fn changes_while_waiting_on_a_step_cost_the_runner_no_requests() {
     assert_eq!(code, Some(0), "stderr: {stderr}");
 }
 
+/// Waits until the runner watches the `create` step's kinds: the sandbox has counted a WATCH
+/// of Deployments and of Pods. Its watches list before they watch, so they have listed too;
+/// nothing else watches the sandbox in these tests.
+fn wait_watching(world: &World) {
+    let client = world.client();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let request = axum::http::Request::get("/metrics")
+            .body(Vec::new())
+            .expect("request");
+        let metrics = world
+            .runtime
+            .block_on(client.request_text(request))
+            .expect("metrics");
+        let watched = |resource: &str| {
+            metrics
+                .lines()
+                .any(|line| line.contains(&format!("resource=\"{resource}\",verb=\"WATCH\"")))
+        };
+        if watched("deployments") && watched("pods") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the runner never watched the step: {metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_lost_api_server_is_reported_on_stderr_not_stdout() {
     let Some(mut world) = World::start() else {
@@ -297,18 +327,38 @@ fn a_lost_api_server_is_reported_on_stderr_not_stdout() {
             break;
         }
     }
-    std::thread::sleep(Duration::from_secs(1));
+    wait_watching(&world);
+    let stderr = run.child.stderr.take().expect("piped stderr");
+    let (tx, errors) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
     if let Some(sandbox) = world.sandbox.take() {
         world.runtime.block_on(sandbox.shutdown());
     }
-    std::thread::sleep(Duration::from_secs(4));
-    // Nothing but JSON events on stdout: the loss is for humans.
-    if let Ok(line) = run.lines.try_recv() {
-        panic!("unexpected stdout line while the cluster is gone: {line}");
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|l: &String| l.contains("cluster unreachable"))
+    {
+        match errors.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("the loss was never reported; stderr: {seen:?}"),
+        }
     }
     let _ = run.child.kill();
-    let (_, stderr) = run.finish();
-    assert!(stderr.contains("cluster unreachable"), "stderr: {stderr}");
+    let _ = run.child.wait();
+    // Nothing but JSON events on stdout: the loss is for humans. Read to the end, so every
+    // line written before the kill is seen.
+    let late: Vec<String> = run.lines.iter().collect();
+    assert!(
+        late.is_empty(),
+        "unexpected stdout lines while the cluster is gone: {late:?}"
+    );
 }
 
 #[test]
@@ -334,7 +384,7 @@ fn a_sandbox_restarted_mid_step_is_reported_and_the_step_still_passes() {
             break;
         }
     }
-    std::thread::sleep(Duration::from_secs(1));
+    wait_watching(&world);
     world.restart(Duration::from_secs(3));
     assert!(world.kubectl("kubectl create deployment web --image=example/web:v1"));
     let mut seen = Vec::new();
