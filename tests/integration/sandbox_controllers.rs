@@ -132,6 +132,45 @@ fn annotation<'a>(obj: &'a Value, key: &str) -> &'a str {
     obj["metadata"]["annotations"][key].as_str().unwrap_or("")
 }
 
+fn is_marker(obj: &Value) -> bool {
+    obj["metadata"]["labels"]["app"] == "marker"
+}
+
+/// Waits until the controllers have acted on everything written before the call, which is how
+/// a test shows that something does *not* happen. A marker Deployment must roll out to a ready
+/// pod (passes of the deployment, ReplicaSet, scheduler and kubelet loops) and, once deleted,
+/// be collected (passes of the garbage collector). Each pass reconciles every object, so those
+/// passes saw the earlier writes too: whatever the loops would do about them, they have done.
+/// The marker leaves nothing behind but its events.
+async fn caught_up(store: &Store) {
+    let mut marker = deployment("example/app:v1");
+    marker["metadata"]["name"] = json!("marker");
+    for labels in [
+        "/metadata/labels",
+        "/spec/selector/matchLabels",
+        "/spec/template/metadata/labels",
+    ] {
+        *marker.pointer_mut(labels).unwrap() = json!({"app": "marker"});
+    }
+    store.create(&ResKey::deployments(), marker).unwrap();
+    wait_for(store, "the marker's ready pod", |s| {
+        pods(s)
+            .iter()
+            .any(|p| is_marker(p) && ready(p))
+            .then_some(())
+    })
+    .await;
+    store
+        .delete(&ResKey::deployments(), NS, "marker", &DeleteOpts::default())
+        .unwrap();
+    wait_for(store, "the marker to be collected", |s| {
+        let (all_pods, _) = s.list(&ResKey::pods(), Some(NS));
+        let left = replica_sets(s).iter().chain(&all_pods).any(is_marker);
+        (!left).then_some(())
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deployment_lives_its_whole_life_in_the_sandbox() {
     let store = Arc::new(Store::new());
@@ -419,7 +458,7 @@ async fn a_restarted_sandbox_comes_back_as_it_was() {
     ));
     assert!(restored.resource_version() > rv);
     let controllers = spawn(restored.clone(), SimConfig::fast(), catalogue());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    caught_up(&restored).await;
     let ps = pods(&restored);
     assert_eq!(ps.len(), 1, "no pod recreated");
     assert_eq!(ps[0]["metadata"]["name"], before);
@@ -494,7 +533,7 @@ async fn deletion_propagates_in_the_foreground_or_orphans() {
     store
         .delete(&ResKey::deployments(), NS, "web", &orphan)
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    caught_up(&store).await;
     let rss = replica_sets(&store);
     assert_eq!(rss.len(), 1);
     assert!(rss[0]["metadata"]["ownerReferences"].is_null());
@@ -607,8 +646,8 @@ async fn junk_objects_do_not_stop_the_controllers() {
                    "spec": {"selector": {"x": 1}, "ports": [{"port": "eighty", "targetPort": "http"}]}}),
         )
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    // The loops survived: a well-formed deployment still rolls out.
+    // The loops survived: a well-formed deployment still rolls out. No need to let them chew
+    // on the junk first: every pass that rolls it out goes over the junk as well.
     store
         .create(&ResKey::deployments(), deployment("example/app:v1"))
         .unwrap();

@@ -1,8 +1,6 @@
 //! The sandbox driven by the real kube-rs client: the shared checks of `tests/support/kube_api.rs`
 //! (watches, apply, paging, errors, scale, GC), plus what only the sandbox has.
 
-use std::time::Duration;
-
 use kube::{Client, Config};
 use kubetutor::sandbox::{Sandbox, SandboxConfig};
 
@@ -53,10 +51,10 @@ async fn scale_subresource_and_garbage_collection() {
     sandbox.shutdown().await;
 }
 
+/// How soon the sandbox is ready is a figure of `benches/sandbox.rs`; this pins that it is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ready_quickly_and_metrics_count_requests() {
+async fn readyz_answers_and_metrics_count_requests() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let started = std::time::Instant::now();
     let sandbox = Sandbox::start(SandboxConfig {
         kubeconfig: Some(dir.path().join("kubeconfig")),
         ..SandboxConfig::default()
@@ -72,11 +70,7 @@ async fn ready_quickly_and_metrics_count_requests() {
         )
         .await
         .expect("readyz");
-    let elapsed = started.elapsed();
-    eprintln!("sandbox ready in {elapsed:?} (debug build)");
     assert_eq!(ready, "ok");
-    // The target is 0.5 s in release builds; debug builds on a shared machine get slack.
-    assert!(elapsed < Duration::from_secs(5), "ready after {elapsed:?}");
     let metrics: String = client
         .request_text(
             axum::http::Request::get("/metrics")

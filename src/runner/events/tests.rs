@@ -1,4 +1,9 @@
 //! The event loop driven by a scripted goal source and scripted input: no cluster, no terminal.
+//!
+//! Every test runs on tokio's paused clock (`start_paused`): time only moves when every task
+//! is idle, and then jumps to the next timer. So a script's [`settle`] ends only once the loop
+//! has handled everything sent before it, timeouts and ticks fire in a fixed order, and no test
+//! waits for real time.
 
 use std::collections::BTreeMap;
 
@@ -66,6 +71,8 @@ struct Recorder {
     notices: Vec<String>,
     solutions: Vec<String>,
     cluster: Vec<ClusterSignal>,
+    /// How many JSON events had been written when each of `cluster` was reported.
+    cluster_at: Vec<usize>,
     /// Every checklist update: the step's id and which goals held.
     updates: Vec<(String, Vec<bool>)>,
 }
@@ -80,6 +87,7 @@ impl Output for Recorder {
     }
     fn cluster(&mut self, signal: &ClusterSignal) {
         self.cluster.push(signal.clone());
+        self.cluster_at.push(self.events().len());
     }
     fn solution(&mut self, step: &Step) {
         self.solutions.push(step.id.clone());
@@ -170,6 +178,7 @@ async fn run_with(
         notices: Vec::new(),
         solutions: Vec::new(),
         cluster: Vec::new(),
+        cluster_at: Vec::new(),
         updates: Vec::new(),
     };
     let mut machine = Machine::new(lesson(), 0, BTreeMap::new());
@@ -180,6 +189,7 @@ async fn run_with(
         signals: signal_tx,
         input: input_tx,
     });
+    // On the paused clock a loop that never ends fails at once: time runs ahead while it idles.
     let ending = tokio::time::timeout(
         Duration::from_secs(20),
         Loop {
@@ -213,25 +223,32 @@ fn set(h: &Harness, step: &str, met: &[bool]) {
     let _ = h.signals.send(ClusterSignal::Changed);
 }
 
-async fn pause() {
-    tokio::time::sleep(Duration::from_millis(50)).await;
+/// Returns once the loop has handled everything sent so far and waits for its next event: the
+/// paused clock only reaches the end of this sleep when no task has anything left to do.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(1)).await;
 }
 
-#[tokio::test]
+/// Lets `time` pass on the paused clock (ticks and deadlines due meanwhile fire in order).
+async fn elapse(time: Duration) {
+    tokio::time::sleep(time).await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn non_interactive_passes_each_step_as_its_goals_hold() {
     let (ending, output, begun, machine) = run_with(false, 1.0, |h| {
         tokio::spawn(async move {
-            pause().await;
+            settle().await;
             set(&h, "make", &[true, false]);
-            pause().await;
+            settle().await;
             let _ = h
                 .signals
                 .send(ClusterSignal::Lost("connection refused".to_owned()));
             let _ = h.signals.send(ClusterSignal::Restored);
             set(&h, "make", &[true, true]);
-            pause().await;
+            settle().await;
             set(&h, "last", &[true]);
-            pause().await;
+            settle().await;
         })
     })
     .await;
@@ -281,7 +298,7 @@ async fn non_interactive_passes_each_step_as_its_goals_hold() {
     assert!(last_started.contains(r#""captures":{"POD":"value-of-POD"}"#));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn non_interactive_fails_a_step_at_its_timeout_naming_the_difference() {
     let (ending, output, _, _) = run_with(false, 0.01, |h| {
         tokio::spawn(async move {
@@ -296,19 +313,20 @@ async fn non_interactive_fails_a_step_at_its_timeout_naming_the_difference() {
     assert!(text.lines().last().unwrap().contains("lesson_failed"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn interactive_input_reveals_hints_shows_solutions_skips_and_quits() {
     let (ending, output, _, machine) = run_with(true, 0.001, |h| {
         tokio::spawn(async move {
-            pause().await;
+            settle().await;
             h.input.send(InputEvent::Continue).unwrap();
-            pause().await;
+            // Past the step's timeout (10 s, scaled to 10 ms): interactive, it only warns.
+            elapse(Duration::from_millis(20)).await;
             h.input.send(InputEvent::Hint).unwrap();
             h.input.send(InputEvent::Hint).unwrap();
             h.input.send(InputEvent::Solution).unwrap();
-            pause().await;
+            settle().await;
             h.input.send(InputEvent::Skip).unwrap();
-            pause().await;
+            settle().await;
             h.input.send(InputEvent::Quit).unwrap();
         })
     })
@@ -337,11 +355,11 @@ async fn interactive_input_reveals_hints_shows_solutions_skips_and_quits() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn ctrl_c_ends_the_loop_as_interrupted() {
     let (ending, _, _, machine) = run_with(true, 1.0, |h| {
         tokio::spawn(async move {
-            pause().await;
+            settle().await;
             h.input.send(InputEvent::Interrupted).unwrap();
         })
     })
@@ -350,20 +368,20 @@ async fn ctrl_c_ends_the_loop_as_interrupted() {
     assert_eq!(machine.index(), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_loss_is_reported_once_and_changes_flowing_again_count_as_restored() {
     let (ending, output, _, _) = run_with(false, 1.0, |h| {
         tokio::spawn(async move {
-            pause().await;
+            settle().await;
             for _ in 0..3 {
                 let _ = h.signals.send(ClusterSignal::Lost("refused".to_owned()));
             }
-            pause().await;
+            settle().await;
             set(&h, "make", &[true, true]);
-            pause().await;
+            settle().await;
             let _ = h.signals.send(ClusterSignal::Restored);
             set(&h, "last", &[true]);
-            pause().await;
+            settle().await;
         })
     })
     .await;
@@ -375,21 +393,24 @@ async fn a_loss_is_reported_once_and_changes_flowing_again_count_as_restored() {
             ClusterSignal::Restored
         ]
     );
+    // Both right after `step_started make`, the third event: the recovery is reported with the
+    // change that meets the goals, not when the late `Restored` arrives.
+    assert_eq!(output.cluster_at, vec![3, 3], "{:?}", output.events());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_refused_watch_is_reported_without_counting_as_a_loss() {
     let (ending, output, _, _) = run_with(false, 1.0, |h| {
         tokio::spawn(async move {
-            pause().await;
+            settle().await;
             let why = "not permitted to watch Endpoints in namespace default: 403 Forbidden";
             let _ = h.signals.send(ClusterSignal::Denied(why.to_owned()));
-            pause().await;
+            settle().await;
             // The goals are judged on: nothing waits for the cluster to "come back".
             set(&h, "make", &[true, true]);
-            pause().await;
+            settle().await;
             set(&h, "last", &[true]);
-            pause().await;
+            settle().await;
         })
     })
     .await;
@@ -406,23 +427,23 @@ async fn a_refused_watch_is_reported_without_counting_as_a_loss() {
 async fn open_menu(h: &Harness) {
     let (ack, acked) = std::sync::mpsc::channel();
     h.input.send(InputEvent::MenuOpened(ack)).unwrap();
-    pause().await;
+    settle().await;
     assert!(acked.try_recv().is_ok(), "the loop acks the menu");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn while_the_menu_is_open_the_step_waits_and_the_choice_applies_to_it() {
     let (ending, output, _, _) = run_with(true, 1.0, |h| {
         tokio::spawn(async move {
-            pause().await;
+            settle().await;
             h.input.send(InputEvent::Continue).unwrap();
-            pause().await;
+            settle().await;
             open_menu(&h).await;
             // The learner's other terminal completes the step while the menu is up.
             set(&h, "make", &[true, true]);
-            pause().await;
+            settle().await;
             h.input.send(InputEvent::Solution).unwrap();
-            pause().await;
+            settle().await;
             h.input.send(InputEvent::Quit).unwrap();
         })
     })
@@ -444,21 +465,21 @@ async fn while_the_menu_is_open_the_step_waits_and_the_choice_applies_to_it() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_recovery_while_the_menu_is_open_is_reported_when_it_closes() {
     let (ending, output, _, _) = run_with(true, 1.0, |h| {
         tokio::spawn(async move {
-            pause().await;
+            settle().await;
             h.input.send(InputEvent::Continue).unwrap();
-            pause().await;
+            settle().await;
             let _ = h.signals.send(ClusterSignal::Lost("refused".to_owned()));
-            pause().await;
+            settle().await;
             open_menu(&h).await;
             let _ = h.signals.send(ClusterSignal::Restored);
             set(&h, "make", &[true, true]);
-            pause().await;
+            settle().await;
             h.input.send(InputEvent::MenuClosed).unwrap();
-            pause().await;
+            settle().await;
             h.input.send(InputEvent::Quit).unwrap();
         })
     })
