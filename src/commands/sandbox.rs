@@ -7,9 +7,10 @@ use anyhow::Context;
 use crate::cli::SandboxArgs;
 use crate::error::{EXIT_OK, Error};
 use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::term::Console;
 
 /// Starts the sandbox, prints how to point kubectl at it, and serves until Ctrl-C.
-pub fn run(args: SandboxArgs) -> Result<ExitCode, Error> {
+pub fn run(args: SandboxArgs, console: &Console) -> Result<ExitCode, Error> {
     if !args.listen.ip().is_loopback() {
         return Err(Error::Usage(format!(
             "--listen {} is not a loopback address; the sandbox only listens on 127.0.0.1 or ::1",
@@ -19,9 +20,8 @@ pub fn run(args: SandboxArgs) -> Result<ExitCode, Error> {
     let images = match &args.lesson {
         None => Vec::new(),
         Some(path) => {
-            let loaded = crate::lesson::load::load(path).map_err(|e| {
-                Error::Lesson(e.render(&crate::lesson::diagnostic::Styles::plain()))
-            })?;
+            let loaded =
+                crate::lesson::load(path).map_err(|err| super::lesson_error(&err, console))?;
             loaded.lesson.sandbox.images
         }
     };
@@ -36,7 +36,8 @@ pub fn run(args: SandboxArgs) -> Result<ExitCode, Error> {
     runtime.block_on(async move {
         let sandbox = Sandbox::start(config)
             .await
-            .context("failed to start the sandbox")?;
+            .context("failed to start the sandbox")
+            .map_err(Error::cluster)?;
         println!("kubetutor sandbox serving at {}", sandbox.server_url());
         println!("export KUBECONFIG={}", sandbox.kubeconfig_path().display());
         println!("Press Ctrl-C to stop.");
