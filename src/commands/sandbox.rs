@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use tokio::signal::unix::SignalKind;
 
 use crate::cli::SandboxArgs;
 use crate::error::{EXIT_OK, Error};
@@ -34,6 +35,10 @@ pub fn run(args: SandboxArgs, console: &Console) -> Result<ExitCode, Error> {
     };
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
     runtime.block_on(async move {
+        // Listening before saying "Press Ctrl-C", so a Ctrl-C right after it still stops the
+        // sandbox cleanly instead of killing the process.
+        let mut interrupt = tokio::signal::unix::signal(SignalKind::interrupt())
+            .context("failed to listen for Ctrl-C")?;
         let sandbox = Sandbox::start(config)
             .await
             .context("failed to start the sandbox")
@@ -41,9 +46,7 @@ pub fn run(args: SandboxArgs, console: &Console) -> Result<ExitCode, Error> {
         println!("kubetutor sandbox serving at {}", sandbox.server_url());
         println!("export KUBECONFIG={}", sandbox.kubeconfig_path().display());
         println!("Press Ctrl-C to stop.");
-        tokio::signal::ctrl_c()
-            .await
-            .context("failed to wait for Ctrl-C")?;
+        interrupt.recv().await;
         sandbox.shutdown().await;
         eprintln!("sandbox stopped");
         Ok::<_, Error>(ExitCode::from(EXIT_OK))
