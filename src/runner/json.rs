@@ -494,10 +494,13 @@ steps:
                 output.transition(&machine, &t);
             }
         }
+        let schema: Value = serde_json::from_str(&events_schema()).expect("the schema is JSON");
+        let validator = jsonschema::validator_for(&schema).expect("a valid schema");
         String::from_utf8(output.writer().get_ref().clone())
             .unwrap()
             .lines()
             .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .inspect(|event| assert!(validator.is_valid(event), "{event}"))
             .collect()
     }
 

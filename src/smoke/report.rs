@@ -297,4 +297,40 @@ mod tests {
         assert!(xml.contains("<system-out>$ kubectl get pods"), "{xml}");
         assert!(xml.contains("time=\"1.250\""), "{xml}");
     }
+
+    #[test]
+    fn check_events_have_one_shape_per_event_and_match_the_schema() {
+        use crate::runner::json::{JsonWriter, events_schema};
+        fn fixed() -> jiff::Timestamp {
+            "2026-01-02T03:04:05.678Z".parse().expect("valid timestamp")
+        }
+        let failed = lessons().remove(0);
+        let mut passed = failed.clone();
+        passed.steps.retain(|s| s.id == "create" || s.id == "logs");
+        let broken = LessonReport {
+            file: "lessons/broken.yaml".to_owned(),
+            title: "lessons/broken.yaml".to_owned(),
+            steps: Vec::new(),
+            error: Some("error: unknown field `titel`\n --> lessons/broken.yaml:2:1\n".to_owned()),
+        };
+        let mut writer = JsonWriter::with_clock(Vec::new(), fixed);
+        for step in &failed.steps {
+            writer.write(&step.end_event()).expect("written");
+        }
+        for report in [&failed, &passed, &broken] {
+            writer.write(&report.end_event()).expect("written");
+        }
+        let events: Vec<serde_json::Value> = String::from_utf8(writer.get_ref().clone())
+            .expect("UTF-8")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .collect();
+        let schema: serde_json::Value =
+            serde_json::from_str(&events_schema()).expect("the schema is JSON");
+        let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+        for event in &events {
+            assert!(validator.is_valid(event), "{event}");
+        }
+        insta::assert_yaml_snapshot!(events);
+    }
 }
