@@ -4,30 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use crate::common::kubetutor;
 use crate::support::events::parse_events;
+use crate::support::learner::names;
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write lesson");
     path
-}
-
-fn names(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["event"].as_str().unwrap_or_default(),
-                e["step"].as_str().unwrap_or_default()
-            )
-            .trim_end()
-            .to_owned()
-        })
-        .collect()
 }
 
 #[test]
