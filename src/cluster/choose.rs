@@ -76,9 +76,12 @@ pub async fn choose(request: ClusterRequest) -> Result<Chosen, ClusterError> {
                 cluster,
                 current: true,
             }),
-            Err(err) => Ok(Chosen::Sandbox {
-                fallback: Some(err.sandbox_reason()),
-            }),
+            Err(err) => {
+                tracing::info!("the current context is not usable: {err}");
+                Ok(Chosen::Sandbox {
+                    fallback: Some(err.sandbox_reason()),
+                })
+            }
         },
     }
 }

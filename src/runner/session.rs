@@ -165,7 +165,14 @@ async fn start_sandbox(
     })
     .await;
     match cluster {
-        Ok(cluster) => Ok((cluster, sandbox, reset)),
+        Ok(cluster) => {
+            tracing::info!(
+                "started this lesson's sandbox at {} (state in {})",
+                cluster.server(),
+                dir.display()
+            );
+            Ok((cluster, sandbox, reset))
+        }
         Err(err) => {
             sandbox.shutdown().await;
             Err(err.into())

@@ -123,6 +123,7 @@ async fn run_one(
     captured: &BTreeMap<String, String>,
     env: &SolutionEnv,
 ) -> CommandRun {
+    tracing::info!("running `{command}` in namespace {}", env.namespace);
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(command)
