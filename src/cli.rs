@@ -3,12 +3,22 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::term::ColorChoice;
 
 /// Learn Kubernetes by doing: guided lessons checked live on a cluster.
 #[derive(Debug, Parser)]
 #[command(name = "kubetutor", version, about, long_about = None)]
 pub struct Cli {
+    /// When to colour the output: auto (on a terminal, unless NO_COLOR is set; always when
+    /// CLICOLOR_FORCE is set), always or never.
+    #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// Say more on stderr: -v for what kubetutor does, -vv for debugging details (RUST_LOG,
+    /// when set, decides instead).
+    #[arg(long, short = 'v', global = true, action = ArgAction::Count)]
+    pub verbose: u8,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -23,8 +33,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Check lesson files for mistakes without touching a cluster.
     Lint(LintArgs),
-    /// Print the JSON Schema of the lesson format.
-    Schema,
+    /// Print the JSON Schema of the lesson format (or of the `--json` events).
+    Schema(SchemaArgs),
     /// List the lessons in a folder with their step counts.
     List(ListArgs),
     /// Serve the embedded sandbox cluster until Ctrl-C.
@@ -62,6 +72,9 @@ pub struct RunArgs {
     /// Do not ask before using a context that does not look like a practice cluster.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Step timeouts.
+    #[command(flatten)]
+    pub timeouts: TimeoutArgs,
 }
 
 /// Arguments of `kubetutor check`.
@@ -82,12 +95,44 @@ pub struct CheckArgs {
     /// Write one JSON event per line on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Multiply every step timeout by this factor.
-    #[arg(long, env = "KUBETUTOR_TIMEOUT_SCALE", default_value_t = 1.0)]
-    pub timeout_scale: f64,
+    /// Step timeouts.
+    #[command(flatten)]
+    pub timeouts: TimeoutArgs,
     /// Stop at the first failing step.
     #[arg(long)]
     pub fail_fast: bool,
+}
+
+/// `--timeout-scale`, shared by `run` and `check` so both accept (and refuse) the same values.
+#[derive(Debug, Args)]
+pub struct TimeoutArgs {
+    /// Multiply every step timeout by this factor (a positive number).
+    #[arg(
+        long,
+        env = "KUBETUTOR_TIMEOUT_SCALE",
+        default_value = "1",
+        value_name = "F",
+        value_parser = parse_timeout_scale
+    )]
+    pub timeout_scale: f64,
+}
+
+/// A positive, finite number; the message names both ways of giving it.
+fn parse_timeout_scale(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(scale) if scale.is_finite() && scale > 0.0 => Ok(scale),
+        _ => Err(
+            "not a positive number (KUBETUTOR_TIMEOUT_SCALE, when set, gives it too)".to_owned(),
+        ),
+    }
+}
+
+/// Arguments of `kubetutor schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Print the schema of the `--json` events of `run` and `check` instead.
+    #[arg(long)]
+    pub events: bool,
 }
 
 /// Arguments of `kubetutor lint`.
@@ -121,4 +166,19 @@ pub struct SandboxArgs {
     /// File in which objects persist across restarts.
     #[arg(long)]
     pub state: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_scales_must_be_positive_finite_numbers() {
+        assert_eq!(parse_timeout_scale("2.5"), Ok(2.5));
+        assert_eq!(parse_timeout_scale(" 1 "), Ok(1.0));
+        for bad in ["0", "-1", "abc", "inf", "NaN", ""] {
+            let err = parse_timeout_scale(bad).expect_err(bad);
+            assert!(err.contains("KUBETUTOR_TIMEOUT_SCALE"), "{err}");
+        }
+    }
 }

@@ -10,6 +10,8 @@ pub mod commands;
 pub mod error;
 pub mod k8s;
 pub mod lesson;
+pub mod logging;
 pub mod runner;
 pub mod sandbox;
 pub mod smoke;
+pub mod term;

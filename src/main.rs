@@ -4,6 +4,13 @@ use clap::Parser;
 use kubetutor::cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // clap's own `exit` would skip destructors; its errors exit 2 like kubetutor's usage errors.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+        }
+    };
     kubetutor::commands::dispatch(cli)
 }

@@ -1,10 +1,11 @@
-//! The only user of `kube::Client`: context choice, watches with backoff and timeouts, and the
+//! The only user of `kube::Client`: which cluster to use, context choice, watches with backoff and timeouts, and the
 //! few direct requests (HTTP probes through the service proxy, namespaces, events).
 //!
 //! Nothing here prompts or prints. Credentials never leave the client: `Cluster`'s `Debug`
 //! shows the context and server only, and error texts come from connection failures and API
 //! statuses, which never carry the token.
 
+mod choose;
 mod connect;
 mod probe;
 mod resources;
@@ -14,6 +15,7 @@ use std::fmt;
 
 use kube::Client;
 
+pub use choose::{Chosen, ClusterRequest, choose};
 pub use connect::{
     ClusterChoice, REACHABLE_TIMEOUT, connect, is_loopback_server, is_practice_context,
 };

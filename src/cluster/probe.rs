@@ -86,19 +86,18 @@ impl Cluster {
         }
     }
 
-    /// Judges an `http` goal: resolves its Service and port from the world, then probes up to
-    /// `probes_for(goal)` times, stopping as soon as the answers satisfy it.
+    /// Judges an `http` goal: resolves its Service and port from the world, then asks it
+    /// `probes_for(goal)` times (all of them, so the summary counts every distinct answer a
+    /// balanced Service gave) and judges the answers. The one HTTP probe `run` and `check`
+    /// use.
     pub async fn check_http(&self, goal: &HttpGoal, world: &World, namespace: &str) -> GoalStatus {
         let (service, port) = match http_target(goal, world, namespace) {
             Ok(target) => target,
             Err(status) => return status,
         };
-        let mut responses = Vec::new();
+        let mut responses = Vec::with_capacity(probes_for(goal));
         for _ in 0..probes_for(goal) {
             responses.push(self.probe_http(namespace, &service, port, &goal.path).await);
-            if evaluate_http(goal, &responses).met {
-                break;
-            }
         }
         evaluate_http(goal, &responses)
     }

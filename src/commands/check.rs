@@ -1,40 +1,36 @@
 //! `kubetutor check`: run every step's solution on a clean cluster and confirm its goals, for
 //! CI and lesson authors. Invoking it is the consent to run the lessons' solution commands.
 
-use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use serde_json::json;
+use owo_colors::OwoColorize;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::CheckArgs;
-use crate::cluster::{ClusterChoice, connect};
-use crate::commands::lint::{lesson_files, styles_for};
-use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Error};
-use crate::lesson::{self, Lesson};
-use crate::runner::json::JsonWriter;
-use crate::runner::ui::styles::Styles;
+use crate::cluster::{Chosen, ClusterRequest};
+use crate::commands::lint::lesson_files;
+use crate::error::{
+    EXIT_CLUSTER, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Error,
+};
+use crate::lesson::{self, Diagnostic, Lesson, LessonError};
+use crate::runner::json::{JsonEvent, JsonWriter};
 use crate::smoke::report::{LessonReport, junit, step_lines, summary};
-use crate::smoke::target::{ClusterMode, Target};
-use crate::smoke::{CheckConfig, Outcome, StepResult, check_lesson};
+use crate::smoke::target::Target;
+use crate::smoke::{CheckConfig, StepResult, check_lesson};
+use crate::term::{Console, Stream, Styles};
 
 /// Runs `kubetutor check`.
-pub fn run(args: CheckArgs) -> Result<ExitCode, Error> {
-    if !args.timeout_scale.is_finite() || args.timeout_scale <= 0.0 {
-        return Err(Error::Usage(format!(
-            "--timeout-scale must be a positive number, not {}",
-            args.timeout_scale
-        )));
-    }
+pub fn run(args: CheckArgs, console: &Console) -> Result<ExitCode, Error> {
     let files = lesson_files(&args.lessons)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
-    let result = runtime.block_on(run_async(args, files));
+    let result = runtime.block_on(run_async(args, files, console));
     runtime.shutdown_timeout(Duration::from_millis(500));
     result
 }
@@ -43,18 +39,16 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, Error> {
 struct Human {
     json: bool,
     styles: Styles,
+    /// Styles of stderr, where diagnostics go.
+    stderr: Styles,
 }
 
 impl Human {
-    fn new(json: bool) -> Self {
-        let terminal = if json {
-            std::io::stderr().is_terminal()
-        } else {
-            std::io::stdout().is_terminal()
-        };
+    fn new(json: bool, console: &Console) -> Self {
         Human {
             json,
-            styles: Styles::choose(terminal, std::env::var_os("NO_COLOR").as_deref()),
+            styles: console.styles(if json { Stream::Stderr } else { Stream::Stdout }),
+            stderr: console.styles(Stream::Stderr),
         }
     }
 
@@ -70,13 +64,17 @@ impl Human {
     }
 }
 
-async fn run_async(args: CheckArgs, files: Vec<std::path::PathBuf>) -> Result<ExitCode, Error> {
+async fn run_async(
+    args: CheckArgs,
+    files: Vec<PathBuf>,
+    console: &Console,
+) -> Result<ExitCode, Error> {
     let started = Instant::now();
-    let human = Human::new(args.json);
-    let mode = choose_cluster(&args).await;
+    let human = Human::new(args.json, console);
+    let chosen = choose_cluster(&args).await?;
     let mut json = args.json.then(|| JsonWriter::new(std::io::stdout()));
     let config = CheckConfig {
-        timeout_scale: args.timeout_scale,
+        timeout_scale: args.timeouts.timeout_scale,
         fail_fast: args.fail_fast,
     };
     let mut reports = Vec::new();
@@ -95,56 +93,45 @@ async fn run_async(args: CheckArgs, files: Vec<std::path::PathBuf>) -> Result<Ex
     });
     for file in &files {
         let name = file.display().to_string();
-        let lesson = match load(file) {
-            Ok(lesson) => lesson,
-            Err(rendered) => {
-                eprint!("{rendered}");
-                code = code.max(EXIT_USAGE);
-                write_event(
-                    &mut json,
-                    "lesson_failed",
-                    json!({"file": name, "reason": first_line(&rendered)}),
-                );
-                reports.push(LessonReport {
+        let (report, failure) = match load(file) {
+            Err(not_loaded) => {
+                eprint!("{}", not_loaded.render(&human.stderr));
+                let report = LessonReport {
                     title: name.clone(),
                     file: name,
                     steps: Vec::new(),
-                    error: Some(rendered),
-                });
+                    error: Some(not_loaded.render(&Styles::plain())),
+                };
+                (report, EXIT_USAGE)
+            }
+            Ok(lesson) if stopped || interrupted.is_cancelled() => {
+                let report = LessonReport {
+                    file: name,
+                    title: lesson.title.clone(),
+                    steps: lesson.steps.iter().map(StepResult::skipped).collect(),
+                    error: None,
+                };
+                reports.push(report);
                 continue;
             }
+            Ok(lesson) => {
+                check_one(
+                    &name,
+                    &lesson,
+                    &chosen,
+                    config,
+                    &interrupted,
+                    &human,
+                    &mut json,
+                )
+                .await
+            }
         };
-        if stopped || interrupted.is_cancelled() {
-            reports.push(LessonReport {
-                file: name,
-                title: lesson.title.clone(),
-                steps: lesson
-                    .steps
-                    .iter()
-                    .map(|s| StepResult {
-                        id: s.id.clone(),
-                        title: s.title.clone(),
-                        outcome: Outcome::Skipped,
-                        duration: Duration::ZERO,
-                        output: String::new(),
-                    })
-                    .collect(),
-                error: None,
-            });
-            continue;
+        if let Some(json) = json.as_mut() {
+            json.emit(&report.end_event());
         }
-        let report = check_one(
-            &name,
-            &lesson,
-            &mode,
-            config,
-            &interrupted,
-            &human,
-            &mut json,
-        )
-        .await;
-        if report.error.is_some() || !report.passed() {
-            code = code.max(EXIT_FAILED);
+        if !report.passed() {
+            code = code.max(failure);
             stopped = args.fail_fast;
         }
         reports.push(report);
@@ -161,74 +148,92 @@ async fn run_async(args: CheckArgs, files: Vec<std::path::PathBuf>) -> Result<Ex
     Ok(ExitCode::from(code))
 }
 
-/// `--sandbox`, `--context`, or the current context if it answers, else the sandbox.
-async fn choose_cluster(args: &CheckArgs) -> ClusterMode {
-    if args.sandbox {
-        return ClusterMode::Sandbox;
+/// `--sandbox`, `--context`, or the current context if it answers, else the sandbox; says
+/// which when it was not asked for.
+async fn choose_cluster(args: &CheckArgs) -> Result<Chosen, Error> {
+    let request = ClusterRequest::from_flags(args.sandbox, args.context.as_deref());
+    let chosen = crate::cluster::choose(request)
+        .await
+        .map_err(Error::cluster)?;
+    match &chosen {
+        Chosen::Sandbox {
+            fallback: Some(why),
+        } => eprintln!("{why}; checking on the embedded sandbox."),
+        Chosen::Context {
+            cluster,
+            current: true,
+        } => eprintln!(
+            "Checking on the current context {} ({}), in a fresh namespace per lesson.",
+            cluster.context(),
+            cluster.server()
+        ),
+        _ => {}
     }
-    if let Some(context) = &args.context {
-        return ClusterMode::Context(Some(context.clone()));
-    }
-    match connect(ClusterChoice::default()).await {
-        Ok(cluster) => {
-            eprintln!(
-                "Checking on the current context {} ({}), in a fresh namespace per lesson.",
-                cluster.context(),
-                cluster.server()
-            );
-            ClusterMode::Context(Some(cluster.context().to_owned()))
-        }
-        Err(err) => {
-            eprintln!(
-                "{}; checking on the embedded sandbox.",
-                err.sandbox_reason()
-            );
-            ClusterMode::Sandbox
+    Ok(chosen)
+}
+
+/// Why a lesson cannot be checked before any cluster is involved.
+enum NotLoaded {
+    /// It does not load.
+    Load(LessonError),
+    /// It loads, but lint finds errors.
+    Lint(Vec<Diagnostic>),
+}
+
+impl NotLoaded {
+    fn render(&self, styles: &Styles) -> String {
+        match self {
+            NotLoaded::Load(err) => err.render(styles),
+            NotLoaded::Lint(errors) => errors
+                .iter()
+                .map(|d| d.render(styles))
+                .collect::<Vec<_>>()
+                .join("\n"),
         }
     }
 }
 
-/// Loads and lints a lesson; `Err` is the rendered diagnostics.
-fn load(path: &Path) -> Result<Lesson, String> {
-    let styles = styles_for(std::io::stderr().is_terminal());
-    let loaded = lesson::load(path).map_err(|err| err.render(&styles))?;
-    let errors: Vec<String> = lesson::lint(&loaded)
+/// Loads and lints a lesson.
+fn load(path: &Path) -> Result<Lesson, NotLoaded> {
+    let loaded = lesson::load(path).map_err(NotLoaded::Load)?;
+    let errors: Vec<Diagnostic> = lesson::lint(&loaded)
         .into_iter()
-        .filter(|d| d.is_error())
-        .map(|d| d.render(&styles))
+        .filter(Diagnostic::is_error)
         .collect();
     if errors.is_empty() {
         Ok(loaded.lesson)
     } else {
-        Err(errors.join("\n"))
+        Err(NotLoaded::Lint(errors))
     }
 }
 
+/// Checks one lesson; returns its report and the exit code it earns if it did not pass.
 async fn check_one(
     name: &str,
     lesson: &Lesson,
-    mode: &ClusterMode,
+    chosen: &Chosen,
     config: CheckConfig,
     interrupted: &CancellationToken,
     human: &Human,
     json: &mut Option<JsonWriter<std::io::Stdout>>,
-) -> LessonReport {
-    let target = match Target::prepare(mode, lesson).await {
+) -> (LessonReport, u8) {
+    let target = match Target::prepare(chosen, lesson).await {
         Ok(target) => target,
         Err(err) => {
-            let why = anyhow::Error::new(err)
-                .chain()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(": ");
-            eprintln!("error: {name}: {why}");
-            write_event(json, "lesson_failed", json!({"file": name, "reason": why}));
-            return LessonReport {
+            let why = crate::error::chain(&err);
+            eprintln!("{}: {name}: {why}", "error".style(human.stderr.error));
+            let code = if err.is_cluster() {
+                EXIT_CLUSTER
+            } else {
+                EXIT_INTERNAL
+            };
+            let report = LessonReport {
                 file: name.to_owned(),
                 title: lesson.title.clone(),
                 steps: Vec::new(),
                 error: Some(why),
             };
+            return (report, code);
         }
     };
     human.say(&format!(
@@ -239,11 +244,13 @@ async fn check_one(
         target.description,
         target.namespace
     ));
-    write_event(
-        json,
-        "lesson_started",
-        json!({"file": name, "lesson": lesson.title, "namespace": target.namespace}),
-    );
+    if let Some(json) = json.as_mut() {
+        json.emit(&JsonEvent::LessonStarted {
+            file: name.to_owned(),
+            lesson: lesson.title.clone(),
+            namespace: target.namespace.clone(),
+        });
+    }
     let steps = check_lesson(
         lesson,
         &target,
@@ -262,34 +269,7 @@ async fn check_one(
         steps,
         error: None,
     };
-    let count = |f: fn(&Outcome) -> bool| report.steps.iter().filter(|s| f(&s.outcome)).count();
-    if report.passed() {
-        write_event(
-            json,
-            "lesson_passed",
-            json!({
-                "file": name,
-                "steps_passed": count(|o| matches!(o, Outcome::Passed)),
-                "steps_without_data_plane": count(|o| matches!(o, Outcome::NoDataPlane { .. })),
-            }),
-        );
-    } else {
-        let first = report
-            .steps
-            .iter()
-            .find(|s| matches!(s.outcome, Outcome::Failed { .. }))
-            .map(|s| s.id.clone());
-        write_event(
-            json,
-            "lesson_failed",
-            json!({
-                "file": name,
-                "step": first,
-                "steps_failed": count(|o| matches!(o, Outcome::Failed { .. })),
-            }),
-        );
-    }
-    report
+    (report, EXIT_FAILED)
 }
 
 /// Cleans the cluster up after a lesson. After a Ctrl-C the learner is told what is being
@@ -297,9 +277,9 @@ async fn check_one(
 async fn finish(name: &str, target: Target, interrupted: bool, human: &Human) {
     let leftover = target.leftover();
     let warn = |err: crate::smoke::SmokeError| {
-        eprintln!("warning: {name}: {err}");
+        tracing::warn!("{name}: {}", crate::error::chain(&err));
         if let Some(leftover) = &leftover {
-            eprintln!("warning: {name}: {leftover}");
+            tracing::warn!("{name}: {leftover}");
         }
     };
     if !interrupted {
@@ -320,17 +300,9 @@ async fn finish(name: &str, target: Target, interrupted: bool, human: &Human) {
         }
         _ = tokio::signal::ctrl_c() => {
             if let Some(leftover) = leftover {
-                eprintln!("warning: {name}: {leftover}");
+                tracing::warn!("{name}: {leftover}");
             }
         }
-    }
-}
-
-fn write_event<W: Write>(json: &mut Option<JsonWriter<W>>, event: &str, fields: serde_json::Value) {
-    if let Some(json) = json
-        && let Err(err) = json.write(event, fields)
-    {
-        tracing::warn!("failed to write a JSON event: {err}");
     }
 }
 
@@ -341,8 +313,4 @@ fn write_junit(path: &Path, reports: &[LessonReport]) -> Result<(), Error> {
         .serialize(std::io::BufWriter::new(file))
         .with_context(|| format!("failed to write the JUnit report {}", path.display()))?;
     Ok(())
-}
-
-fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or_default().trim().to_owned()
 }

@@ -1,6 +1,6 @@
 //! `kubetutor lint`: load and lint lesson files, print located problems and a summary.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -8,13 +8,14 @@ use owo_colors::OwoColorize;
 
 use crate::cli::LintArgs;
 use crate::error::{EXIT_FAILED, EXIT_OK, Error};
-use crate::lesson::{self, Diagnostic, Styles};
+use crate::lesson::{self, Diagnostic};
+use crate::term::{Console, Stream, Styles};
 
 /// Lints every lesson under `args.paths`; exit 1 when any has an error, 2 when a path is
 /// missing.
-pub fn run(args: &LintArgs) -> Result<ExitCode, Error> {
+pub fn run(args: &LintArgs, console: &Console) -> Result<ExitCode, Error> {
     let files = lesson_files(&args.paths)?;
-    let styles = styles_for(std::io::stdout().is_terminal());
+    let styles = console.styles(Stream::Stdout);
     let mut out = String::new();
     let (mut errors, mut warnings) = (0usize, 0usize);
     for file in &files {
@@ -42,15 +43,6 @@ pub fn run(args: &LintArgs) -> Result<ExitCode, Error> {
     } else {
         EXIT_OK
     }))
-}
-
-/// Plain styles unless `terminal` and `NO_COLOR` is unset.
-pub fn styles_for(terminal: bool) -> Styles {
-    if terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) {
-        Styles::colored()
-    } else {
-        Styles::plain()
-    }
 }
 
 fn count(diag: &Diagnostic, errors: &mut usize, warnings: &mut usize) {

@@ -1,17 +1,18 @@
 //! `kubetutor list`: the lessons in a folder with their step counts.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use owo_colors::OwoColorize;
 
-use super::lint::{lesson_files, styles_for};
+use super::lint::lesson_files;
 use crate::cli::ListArgs;
 use crate::error::{EXIT_FAILED, EXIT_OK, Error};
 use crate::lesson::{self, LessonError};
+use crate::term::{Console, Stream};
 
 /// Prints one line per lesson; exit 1 when any fails to load, 2 when the folder is missing.
-pub fn run(args: &ListArgs) -> Result<ExitCode, Error> {
+pub fn run(args: &ListArgs, console: &Console) -> Result<ExitCode, Error> {
     if !args.dir.is_dir() {
         return Err(Error::Usage(format!(
             "`{}` is not a folder of lessons",
@@ -19,7 +20,7 @@ pub fn run(args: &ListArgs) -> Result<ExitCode, Error> {
         )));
     }
     let files = lesson_files(std::slice::from_ref(&args.dir))?;
-    let styles = styles_for(std::io::stdout().is_terminal());
+    let styles = console.styles(Stream::Stdout);
     let mut out = String::new();
     let mut failed = false;
     for file in &files {

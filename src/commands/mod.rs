@@ -11,22 +11,33 @@ pub mod schema;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
+use crate::error::Error;
+use crate::lesson::LessonError;
+use crate::term::{Console, Stream};
 
-/// Runs the chosen subcommand and maps its outcome to an exit code.
+/// Sets up logging, runs the chosen subcommand and maps its outcome to an exit code. The
+/// terminal is probed here, once, and every command is told what was found.
 pub fn dispatch(cli: Cli) -> ExitCode {
+    let console = Console::probe(cli.color);
+    crate::logging::init(cli.verbose, console.styles(Stream::Stderr));
     let result = match cli.command {
-        Command::Lint(args) => lint::run(&args),
-        Command::Schema => schema::run(),
-        Command::List(args) => list::run(&args),
-        Command::Sandbox(args) => sandbox::run(args),
-        Command::Run(args) => run::run(args),
-        Command::Check(args) => check::run(args),
+        Command::Lint(args) => lint::run(&args, &console),
+        Command::Schema(args) => schema::run(&args),
+        Command::List(args) => list::run(&args, &console),
+        Command::Sandbox(args) => sandbox::run(args, &console),
+        Command::Run(args) => run::run(args, &console),
+        Command::Check(args) => check::run(args, &console),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
-            err.report();
+            err.report(&console.styles(Stream::Stderr));
             err.exit_code()
         }
     }
+}
+
+/// A lesson that does not load, as the error stderr shows (its located diagnostic).
+pub fn lesson_error(err: &LessonError, console: &Console) -> Error {
+    Error::Lesson(err.render(&console.styles(Stream::Stderr)))
 }

@@ -1,6 +1,5 @@
 //! `kubetutor run`: follow a lesson with each goal checked live on a cluster.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -11,16 +10,18 @@ use tokio::sync::mpsc;
 
 use super::choose;
 use crate::cli::RunArgs;
+use crate::cluster::{Chosen, Cluster, ClusterRequest};
 use crate::error::{EXIT_FAILED, EXIT_OK, Error};
 use crate::lesson::Lesson;
 use crate::runner::events::{Ending, InputEvent, InputMode, Loop, LoopConfig, Output};
+use crate::runner::json::{JsonEvent, JsonOutput, JsonWriter};
 use crate::runner::machine::Machine;
 use crate::runner::progress::{self, Progress};
+use crate::runner::session::{self, Opened, Place, SessionError};
 use crate::runner::source::GoalSource;
-use crate::runner::ui::screen::Screen;
-use crate::runner::ui::styles::Styles;
+use crate::runner::ui::screen::{Screen, shell_quote};
 use crate::runner::ui::{prompt, restore_terminal};
-use crate::runner::{JsonOutput, session};
+use crate::term::{Console, Stream};
 
 /// How the run talks to the learner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,9 +34,9 @@ pub struct Mode {
 
 impl Mode {
     /// `--json` implies `--no-input`; prompts also need a terminal on stdin.
-    pub fn from_args(args: &RunArgs) -> Self {
+    pub fn new(args: &RunArgs, console: &Console) -> Self {
         Mode {
-            interactive: !args.no_input && !args.json && std::io::stdin().is_terminal(),
+            interactive: !args.no_input && !args.json && console.stdin_tty,
             json: args.json,
         }
     }
@@ -51,20 +52,20 @@ impl Mode {
 }
 
 /// Runs `kubetutor run`.
-pub fn run(args: RunArgs) -> Result<ExitCode, Error> {
+pub fn run(args: RunArgs, console: &Console) -> Result<ExitCode, Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
-    let result = runtime.block_on(run_async(args));
-    restore_terminal();
+    let result = runtime.block_on(run_async(args, console));
+    restore_terminal(console);
     // The prompt thread may be blocked reading stdin; never wait for it.
     runtime.shutdown_timeout(Duration::from_millis(500));
     result
 }
 
-async fn run_async(args: RunArgs) -> Result<ExitCode, Error> {
-    let mode = Mode::from_args(&args);
+async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> {
+    let mode = Mode::new(&args, console);
     if !args.no_input && !args.json && !mode.interactive {
         eprintln!("stdin is not a terminal: running without prompts, as with --no-input");
     }
@@ -74,7 +75,7 @@ async fn run_async(args: RunArgs) -> Result<ExitCode, Error> {
         Path::new(choose::LESSONS_DIR),
         mode.interactive.then_some(ask),
     )?;
-    let loaded = load_lesson(&path)?;
+    let loaded = load_lesson(&path, console)?;
     let lesson = loaded.lesson;
     let namespace = args
         .namespace
@@ -100,9 +101,12 @@ async fn run_async(args: RunArgs) -> Result<ExitCode, Error> {
         other => Error::Other(other.into()),
     })?;
 
-    let sandbox_dir = session::sandbox_dir(&state_dir, &progress::lesson_key(&loaded.canonical));
-    let mut connected = session::connect(&args, &lesson, &namespace, &sandbox_dir, mode).await?;
-
+    let place = choose_place(&args, &state_dir, &loaded.canonical, &namespace, mode).await?;
+    let mut session = session::open(place, &lesson, &namespace)
+        .await
+        .map_err(session_error)?;
+    let mut json = mode.json.then(|| JsonWriter::new(std::io::stdout()));
+    announce(&session.opened, &namespace, mode, json.as_mut());
     if args.reset {
         mode.say("Progress reset: starting at step 1.");
     }
@@ -112,80 +116,189 @@ async fn run_async(args: RunArgs) -> Result<ExitCode, Error> {
 
     let progress = plan.progress;
     let machine = Machine::new(lesson, plan.index, progress.captured.clone());
-    let ending = if mode.json {
-        let mut output = JsonOutput::new(std::io::stdout());
-        drive(
-            machine,
-            &mut connected.source,
-            &mut output,
-            progress,
-            &progress_path,
-            mode,
-        )
-        .await
-    } else {
-        let styles = Styles::for_stdout();
-        let spinners = mode.interactive && std::io::stdout().is_terminal();
-        let mut output = Screen::new(styles, spinners, mode.interactive);
-        drive(
-            machine,
-            &mut connected.source,
-            &mut output,
-            progress,
-            &progress_path,
-            mode,
-        )
-        .await
+    let run = Drive {
+        progress,
+        progress_path: &progress_path,
+        mode,
+        timeout_scale: args.timeouts.timeout_scale,
     };
-    connected.shutdown().await;
+    let ending = match json {
+        Some(writer) => {
+            let mut output = JsonOutput::new(writer, path.display().to_string());
+            run.drive(machine, &mut session.source, &mut output).await
+        }
+        None => {
+            let styles = console.styles(Stream::Stdout);
+            let spinners = mode.interactive && console.stdout_tty;
+            let mut output = Screen::new(styles, spinners, mode.interactive);
+            run.drive(machine, &mut session.source, &mut output).await
+        }
+    };
+    session.shutdown().await;
     match ending? {
         Ending::Passed | Ending::Quit => Ok(ExitCode::from(EXIT_OK)),
         Ending::Failed => Ok(ExitCode::from(EXIT_FAILED)),
         Ending::Interrupted => {
-            restore_terminal();
+            restore_terminal(console);
             eprintln!("\nProgress saved. Run the same command again to resume.");
             Err(Error::Interrupted)
         }
     }
 }
 
-async fn drive<S: GoalSource, O: Output>(
-    mut machine: Machine,
-    source: &mut S,
-    output: &mut O,
-    mut progress: Progress,
-    progress_path: &Path,
+/// Chooses the cluster and, for one that does not look like a practice cluster, gets the
+/// learner's consent (`--yes`, or a question).
+async fn choose_place(
+    args: &RunArgs,
+    state_dir: &Path,
+    lesson_file: &Path,
+    namespace: &str,
     mode: Mode,
-) -> Result<Ending, Error> {
-    let (input_tx, input_rx) = mpsc::unbounded_channel();
-    let input_mode = Arc::new(Mutex::new(InputMode::Idle));
-    if mode.interactive {
-        prompt::spawn(input_tx.clone(), input_mode.clone());
-    }
-    let interrupts = tokio::spawn(forward_interrupts(input_tx));
-    let mut save = |machine: &Machine| {
-        progress.record(machine);
-        if let Err(err) = progress::save(progress_path, &progress) {
-            eprintln!("warning: {err}");
+) -> Result<Place, Error> {
+    let request = ClusterRequest::from_flags(args.sandbox, args.context.as_deref());
+    let chosen = crate::cluster::choose(request)
+        .await
+        .map_err(Error::cluster)?;
+    let practice = chosen.is_practice();
+    match chosen {
+        Chosen::Sandbox { fallback } => {
+            if let Some(why) = fallback {
+                mode.say(&format!("{why}; starting the embedded sandbox."));
+            }
+            Ok(Place::Sandbox {
+                dir: session::sandbox_dir(state_dir, &progress::lesson_key(lesson_file)),
+                fresh: args.reset,
+            })
         }
-    };
-    let ending = Loop {
-        machine: &mut machine,
-        source,
-        output,
-        input: input_rx,
-        input_mode,
-        save: &mut save,
-        config: LoopConfig {
-            interactive: mode.interactive,
-            timeout_scale: timeout_scale(),
-            ..LoopConfig::default()
-        },
+        Chosen::Context { cluster, .. } => {
+            if !practice && !args.yes {
+                confirm_cluster(&cluster, mode).await?;
+            }
+            mode.say(&format!(
+                "Using context {} ({}), namespace {namespace}.",
+                cluster.context(),
+                cluster.server()
+            ));
+            Ok(Place::Cluster(cluster))
+        }
     }
-    .run()
-    .await;
-    interrupts.abort();
-    ending.map_err(|err| Error::Other(err.into()))
+}
+
+fn session_error(err: SessionError) -> Error {
+    match err {
+        SessionError::ResetState { .. } => Error::Other(err.into()),
+        SessionError::Sandbox(_) | SessionError::Cluster(_) => Error::cluster(err),
+    }
+}
+
+/// Tells the learner what opening the session did; in JSON mode the sandbox is also an event,
+/// and the line to paste stays on stderr.
+fn announce(
+    opened: &Opened,
+    namespace: &str,
+    mode: Mode,
+    json: Option<&mut JsonWriter<std::io::Stdout>>,
+) {
+    if opened.sandbox_reset {
+        mode.say("Sandbox reset: its objects from earlier runs are gone.");
+    }
+    if let Some(sandbox) = &opened.sandbox {
+        let kubeconfig = sandbox.kubeconfig.display().to_string();
+        mode.say(&format!(
+            "The embedded sandbox cluster is running. In a second terminal, paste:\n\n    export KUBECONFIG={}\n",
+            shell_quote(&kubeconfig)
+        ));
+        if let Some(json) = json {
+            json.emit(&JsonEvent::SandboxStarted {
+                kubeconfig,
+                context: sandbox.context.clone(),
+                server: sandbox.server.clone(),
+            });
+        }
+    }
+    if opened.namespace_created {
+        mode.say(&format!("Created namespace {namespace}."));
+    }
+}
+
+/// Asks before using a cluster that is not a practice one; without a learner to ask, that is
+/// a usage error pointing at `--yes`.
+async fn confirm_cluster(cluster: &Cluster, mode: Mode) -> Result<(), Error> {
+    let context = cluster.context().to_owned();
+    if !mode.interactive {
+        return Err(Error::Usage(format!(
+            "context {context} ({}) does not look like a practice cluster; pass --yes to use it anyway",
+            cluster.server()
+        )));
+    }
+    let question = format!(
+        "Context {context} ({}) does not look like a practice cluster. The lesson only touches its own namespace. Use it?",
+        cluster.server()
+    );
+    let answer = tokio::task::spawn_blocking(move || {
+        inquire::Confirm::new(&question)
+            .with_default(false)
+            .prompt()
+    })
+    .await
+    .map_err(|err| Error::Other(anyhow::Error::new(err)))?;
+    match answer {
+        Ok(true) => Ok(()),
+        Ok(false) | Err(inquire::InquireError::OperationCanceled) => Err(Error::Usage(format!(
+            "not using context {context}; pick another with --context or use --sandbox"
+        ))),
+        Err(inquire::InquireError::OperationInterrupted) => Err(Error::Interrupted),
+        Err(err) => Err(Error::Other(anyhow::Error::new(err))),
+    }
+}
+
+/// What driving the loop needs besides the machine, the source and the output.
+struct Drive<'a> {
+    progress: Progress,
+    progress_path: &'a Path,
+    mode: Mode,
+    timeout_scale: f64,
+}
+
+impl Drive<'_> {
+    async fn drive<S: GoalSource, O: Output>(
+        mut self,
+        mut machine: Machine,
+        source: &mut S,
+        output: &mut O,
+    ) -> Result<Ending, Error> {
+        let (input_tx, input_rx) = mpsc::unbounded_channel();
+        let input_mode = Arc::new(Mutex::new(InputMode::Idle));
+        if self.mode.interactive {
+            prompt::spawn(input_tx.clone(), input_mode.clone());
+        }
+        let interrupts = tokio::spawn(forward_interrupts(input_tx));
+        let progress_path = self.progress_path;
+        let mut save = |machine: &Machine| {
+            self.progress.record(machine);
+            if let Err(err) = progress::save(progress_path, &self.progress) {
+                tracing::warn!("{}", crate::error::chain(&err));
+            }
+        };
+        let ending = Loop {
+            machine: &mut machine,
+            source,
+            output,
+            input: input_rx,
+            input_mode,
+            save: &mut save,
+            config: LoopConfig {
+                interactive: self.mode.interactive,
+                timeout_scale: self.timeout_scale,
+                ..LoopConfig::default()
+            },
+        }
+        .run()
+        .await;
+        interrupts.abort();
+        // The loop fails only when a step's watches cannot start: a cluster problem.
+        ending.map_err(Error::cluster)
+    }
 }
 
 /// Turns SIGINT into an input event, so Ctrl-C outside a prompt goes through the one loop.
@@ -195,15 +308,6 @@ async fn forward_interrupts(events: mpsc::UnboundedSender<InputEvent>) {
             return;
         }
     }
-}
-
-/// `KUBETUTOR_TIMEOUT_SCALE` multiplies step timeouts (CI machines are slower, tests faster).
-fn timeout_scale() -> f64 {
-    std::env::var("KUBETUTOR_TIMEOUT_SCALE")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v > 0.0)
-        .unwrap_or(1.0)
 }
 
 /// A lesson read from disk, with what progress needs to know about its file.
@@ -216,13 +320,8 @@ pub struct LoadedLesson {
     pub hash: String,
 }
 
-fn load_lesson(path: &Path) -> Result<LoadedLesson, Error> {
-    let loaded = crate::lesson::load(path).map_err(|err| {
-        let rendered = err.render(&crate::lesson::Styles::plain());
-        // `Error::report` adds its own "error: " prefix.
-        let message = rendered.strip_prefix("error: ").unwrap_or(&rendered);
-        Error::Lesson(message.trim_end().to_owned())
-    })?;
+fn load_lesson(path: &Path, console: &Console) -> Result<LoadedLesson, Error> {
+    let loaded = crate::lesson::load(path).map_err(|err| super::lesson_error(&err, console))?;
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     Ok(LoadedLesson {
         hash: progress::lesson_hash(loaded.text.as_bytes()),

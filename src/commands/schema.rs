@@ -1,7 +1,9 @@
-//! `kubetutor schema`: the JSON Schema of the lesson format, for editors and CI.
+//! `kubetutor schema`: the JSON Schema of the lesson format, for editors and CI, or with
+//! `--events` the schema of the `--json` events of `run` and `check`.
 
 use std::process::ExitCode;
 
+use crate::cli::SchemaArgs;
 use crate::error::Error;
 use crate::lesson::Lesson;
 
@@ -31,7 +33,11 @@ pub fn lesson_schema() -> String {
 }
 
 /// Prints the schema on stdout.
-pub fn run() -> Result<ExitCode, Error> {
-    print!("{}", lesson_schema());
+pub fn run(args: &SchemaArgs) -> Result<ExitCode, Error> {
+    if args.events {
+        print!("{}", crate::runner::json::events_schema());
+    } else {
+        print!("{}", lesson_schema());
+    }
     Ok(ExitCode::SUCCESS)
 }

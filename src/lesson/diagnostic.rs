@@ -2,7 +2,10 @@
 
 use std::fmt;
 
-use owo_colors::{OwoColorize, Style};
+use owo_colors::OwoColorize;
+
+/// The one set of text styles; diagnostics use `error`, `warning`, `gutter`, `bold`, `success`.
+pub use crate::term::Styles;
 
 /// How bad a problem is: errors fail `lint` and stop a lesson from loading, warnings do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -188,39 +191,6 @@ fn window(line: &str, col: usize) -> (String, usize) {
         shown.push_str("...");
     }
     (shown, caret)
-}
-
-/// Terminal styles for diagnostics: plain unless the caller decides colour is wanted.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Styles {
-    /// The word `error`.
-    pub error: Style,
-    /// The word `warning`.
-    pub warning: Style,
-    /// Line numbers, bars and arrows.
-    pub gutter: Style,
-    /// Messages and `help`.
-    pub bold: Style,
-    /// Good news in summaries.
-    pub success: Style,
-}
-
-impl Styles {
-    /// No colour at all, for pipes, files and `NO_COLOR`.
-    pub fn plain() -> Self {
-        Styles::default()
-    }
-
-    /// Colours in the rustc palette.
-    pub fn colored() -> Self {
-        Styles {
-            error: Style::new().red().bold(),
-            warning: Style::new().yellow().bold(),
-            gutter: Style::new().blue().bold(),
-            bold: Style::new().bold(),
-            success: Style::new().green().bold(),
-        }
-    }
 }
 
 #[cfg(test)]

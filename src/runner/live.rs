@@ -6,8 +6,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::check::{
-    self, Baseline, GoalContext, GoalStatus, HttpProbe, capture_requirements, evaluate,
-    evaluate_http, http_target, merge_specs, probes_for, requirements,
+    self, Baseline, GoalContext, GoalStatus, capture_requirements, evaluate, http_target,
+    merge_specs, requirements,
 };
 use crate::cluster::{Cluster, ClusterEvent, WatchSet};
 use crate::lesson::{Goal, Step};
@@ -49,22 +49,14 @@ impl LiveSource {
         world: &check::World,
         probe: bool,
     ) -> GoalStatus {
-        let (service, port) = match http_target(goal, world, &self.namespace) {
-            Ok(target) => target,
-            Err(status) => return status,
-        };
+        // A missing Service (or port) shows at once, whatever the cache holds.
+        if let Err(status) = http_target(goal, world, &self.namespace) {
+            return status;
+        }
         if !probe && let Some(cached) = self.http_cache.get(&index) {
             return cached.clone();
         }
-        let mut answers: Vec<HttpProbe> = Vec::new();
-        for _ in 0..probes_for(goal) {
-            answers.push(
-                self.cluster
-                    .probe_http(&self.namespace, &service, port, &goal.path)
-                    .await,
-            );
-        }
-        let status = evaluate_http(goal, &answers);
+        let status = self.cluster.check_http(goal, world, &self.namespace).await;
         self.http_cache.insert(index, status.clone());
         status
     }

@@ -1,24 +1,81 @@
-//! Which cluster a run uses: `--sandbox`, `--context`, or the current context if it answers,
-//! else the embedded sandbox; with a question before using a cluster that is not a practice one.
+//! The cluster a run works on, once chosen (`cluster::choose`) and agreed to: this lesson's
+//! embedded sandbox started from its saved state, or a kubeconfig context; either way with the
+//! lesson's namespace created. Nothing here prompts or prints: what opening did is returned,
+//! for the command to tell the learner.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::RunArgs;
-use crate::cluster::{Cluster, ClusterChoice, connect as connect_cluster};
-use crate::commands::run::Mode;
-use crate::error::Error;
+use crate::cluster::{Cluster, ClusterChoice, ClusterError, connect};
 use crate::lesson::Lesson;
 use crate::runner::live::LiveSource;
-use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::sandbox::{Sandbox, SandboxConfig, SandboxError};
 
 /// How long to wait for the lesson's namespace to be created.
 const NAMESPACE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a run works.
+#[derive(Debug)]
+pub enum Place {
+    /// This lesson's embedded sandbox, keeping its kubeconfig and objects in `dir`.
+    Sandbox {
+        /// The sandbox's folder ([`sandbox_dir`]).
+        dir: PathBuf,
+        /// Start from an empty cluster (`--reset`) instead of the saved objects.
+        fresh: bool,
+    },
+    /// A connected kubeconfig context.
+    Cluster(Cluster),
+}
+
+/// Why a session could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// `--reset` could not remove the sandbox's saved objects.
+    #[error("failed to remove the sandbox's saved state {}", path.display())]
+    ResetState {
+        /// The state file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The embedded sandbox did not start.
+    #[error("failed to start the embedded sandbox")]
+    Sandbox(#[source] SandboxError),
+    /// The cluster could not be reached, or the namespace not created.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+}
+
+/// The embedded sandbox a run started, for the line (or event) telling kubectl where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxInfo {
+    /// Its kubeconfig file.
+    pub kubeconfig: PathBuf,
+    /// Its context.
+    pub context: String,
+    /// Its API server URL.
+    pub server: String,
+}
+
+/// What opening the session did, for the command to say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Opened {
+    /// The sandbox started, if the run works there.
+    pub sandbox: Option<SandboxInfo>,
+    /// `--reset` removed the sandbox's objects from earlier runs.
+    pub sandbox_reset: bool,
+    /// The lesson's namespace did not exist and was created.
+    pub namespace_created: bool,
+}
 
 /// The cluster a run uses, and the sandbox behind it if one was started.
 pub struct Session {
     /// Goal statuses from that cluster.
     pub source: LiveSource,
+    /// What opening did.
+    pub opened: Opened,
     sandbox: Option<Sandbox>,
 }
 
@@ -37,78 +94,59 @@ pub fn sandbox_dir(state_dir: &Path, lesson_key: &str) -> PathBuf {
     state_dir.join("sandbox").join(lesson_key)
 }
 
-/// Picks the cluster (`--sandbox`, `--context`, or the current context if it answers, else
-/// the sandbox), asks before using a cluster that does not look like a practice one, and
-/// creates the lesson's namespace.
-pub async fn connect(
-    args: &RunArgs,
-    lesson: &Lesson,
-    namespace: &str,
-    sandbox_dir: &Path,
-    mode: Mode,
-) -> Result<Session, Error> {
-    let (cluster, sandbox) = if args.sandbox {
-        start_sandbox(lesson, sandbox_dir, args.reset, mode).await?
-    } else if let Some(context) = &args.context {
-        let cluster = connect_cluster(ClusterChoice {
-            context: Some(context.clone()),
-            kubeconfig: None,
-        })
-        .await
-        .map_err(|err| Error::Other(anyhow::Error::new(err)))?;
-        (cluster, None)
-    } else {
-        match connect_cluster(ClusterChoice::default()).await {
-            Ok(cluster) => (cluster, None),
-            Err(err) => {
-                mode.say(&format!(
-                    "{}; starting the embedded sandbox.",
-                    err.sandbox_reason()
-                ));
-                start_sandbox(lesson, sandbox_dir, args.reset, mode).await?
-            }
+/// Opens the session at `place`: starts the sandbox there if it is one, then creates the
+/// lesson's namespace.
+pub async fn open(place: Place, lesson: &Lesson, namespace: &str) -> Result<Session, SessionError> {
+    let mut opened = Opened::default();
+    let (cluster, sandbox) = match place {
+        Place::Cluster(cluster) => (cluster, None),
+        Place::Sandbox { dir, fresh } => {
+            let (cluster, sandbox, reset) = start_sandbox(lesson, &dir, fresh).await?;
+            opened.sandbox_reset = reset;
+            opened.sandbox = Some(SandboxInfo {
+                kubeconfig: sandbox.kubeconfig_path().to_owned(),
+                context: cluster.context().to_owned(),
+                server: cluster.server().to_owned(),
+            });
+            (cluster, Some(sandbox))
         }
     };
-    if sandbox.is_none() {
-        confirm_cluster(&cluster, args, mode).await?;
-        mode.say(&format!(
-            "Using context {} ({}), namespace {namespace}.",
-            cluster.context(),
-            cluster.server()
-        ));
-    }
-    let created = cluster
-        .ensure_namespace(namespace, NAMESPACE_TIMEOUT)
-        .await
-        .map_err(|err| Error::Other(anyhow::Error::new(err)))?;
-    if created {
-        mode.say(&format!("Created namespace {namespace}."));
+    match cluster.ensure_namespace(namespace, NAMESPACE_TIMEOUT).await {
+        Ok(created) => opened.namespace_created = created,
+        Err(err) => {
+            if let Some(sandbox) = sandbox {
+                sandbox.shutdown().await;
+            }
+            return Err(err.into());
+        }
     }
     Ok(Session {
         source: LiveSource::new(cluster, namespace.to_owned()),
+        opened,
         sandbox,
     })
 }
 
 /// Starts this lesson's sandbox from its saved state, or empty when `fresh` (`--reset`: the
 /// sandbox is kubetutor's own, so starting over means starting from an empty cluster).
+/// Returns whether saved objects were removed.
 async fn start_sandbox(
     lesson: &Lesson,
     dir: &Path,
     fresh: bool,
-    mode: Mode,
-) -> Result<(Cluster, Option<Sandbox>), Error> {
+) -> Result<(Cluster, Sandbox, bool), SessionError> {
     let kubeconfig = dir.join("kubeconfig");
     let state = dir.join("state.json");
+    let mut reset = false;
     if fresh {
         match std::fs::remove_file(&state) {
-            Ok(()) => mode.say("Sandbox reset: its objects from earlier runs are gone."),
+            Ok(()) => reset = true,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => {
-                return Err(Error::Other(anyhow::Error::new(err).context(format!(
-                    "failed to remove the sandbox's saved state {}",
-                    state.display()
-                ))));
+            Err(source) => {
+                return Err(SessionError::ResetState {
+                    path: state,
+                    source,
+                });
             }
         }
     }
@@ -120,54 +158,24 @@ async fn start_sandbox(
     };
     let sandbox = Sandbox::start(config)
         .await
-        .map_err(|err| Error::Other(anyhow::Error::new(err)))?;
-    let cluster = connect_cluster(ClusterChoice {
+        .map_err(SessionError::Sandbox)?;
+    let cluster = connect(ClusterChoice {
         context: None,
-        kubeconfig: Some(kubeconfig.clone()),
+        kubeconfig: Some(kubeconfig),
     })
     .await;
-    let cluster = match cluster {
-        Ok(cluster) => cluster,
+    match cluster {
+        Ok(cluster) => {
+            tracing::info!(
+                "started this lesson's sandbox at {} (state in {})",
+                cluster.server(),
+                dir.display()
+            );
+            Ok((cluster, sandbox, reset))
+        }
         Err(err) => {
             sandbox.shutdown().await;
-            return Err(Error::Other(anyhow::Error::new(err)));
+            Err(err.into())
         }
-    };
-    mode.say(&format!(
-        "The embedded sandbox cluster is running. In a second terminal, paste:\n\n    export KUBECONFIG={}\n",
-        crate::runner::ui::screen::shell_quote(&kubeconfig.display().to_string())
-    ));
-    Ok((cluster, Some(sandbox)))
-}
-
-async fn confirm_cluster(cluster: &Cluster, args: &RunArgs, mode: Mode) -> Result<(), Error> {
-    if cluster.is_practice() || args.yes {
-        return Ok(());
-    }
-    let context = cluster.context().to_owned();
-    if !mode.interactive {
-        return Err(Error::Usage(format!(
-            "context {context} ({}) does not look like a practice cluster; pass --yes to use it anyway",
-            cluster.server()
-        )));
-    }
-    let question = format!(
-        "Context {context} ({}) does not look like a practice cluster. The lesson only touches its own namespace. Use it?",
-        cluster.server()
-    );
-    let answer = tokio::task::spawn_blocking(move || {
-        inquire::Confirm::new(&question)
-            .with_default(false)
-            .prompt()
-    })
-    .await
-    .map_err(|err| Error::Other(anyhow::Error::new(err)))?;
-    match answer {
-        Ok(true) => Ok(()),
-        Ok(false) | Err(inquire::InquireError::OperationCanceled) => Err(Error::Usage(format!(
-            "not using context {context}; pick another with --context or use --sandbox"
-        ))),
-        Err(inquire::InquireError::OperationInterrupted) => Err(Error::Interrupted),
-        Err(err) => Err(Error::Other(anyhow::Error::new(err))),
     }
 }

@@ -16,14 +16,13 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::check::{ObjectRef, involved_objects, step_requirements};
 use crate::lesson::{Lesson, Step};
 use crate::runner::events::{Ending, InputMode, Loop, LoopConfig};
-use crate::runner::json::JsonWriter;
+use crate::runner::json::{JsonEvent, JsonWriter, millis, unmet_goals};
 use crate::runner::live::LiveSource;
 use crate::runner::machine::Machine;
 use crate::smoke::solution::{
@@ -63,6 +62,14 @@ pub enum SmokeError {
     /// The private kubeconfig for solution commands could not be written.
     #[error("failed to write a kubeconfig for the solution commands: {0}")]
     Kubeconfig(String),
+}
+
+impl SmokeError {
+    /// Whether the cluster is at fault (it does not answer, refuses us, or the sandbox did not
+    /// start), rather than kubetutor's own files.
+    pub fn is_cluster(&self) -> bool {
+        !matches!(self, SmokeError::Kubeconfig(_))
+    }
 }
 
 /// How a step ended.
@@ -111,7 +118,38 @@ pub struct StepResult {
 }
 
 impl StepResult {
-    fn skipped(step: &Step) -> Self {
+    /// The event that ends the step in `check --json`: `step_passed`, `step_failed` or
+    /// `step_skipped` (with the reason when the step needs a data plane).
+    pub fn end_event(&self) -> JsonEvent {
+        let step = self.id.clone();
+        let duration_ms = millis(self.duration);
+        let output = Some(self.output.clone());
+        match &self.outcome {
+            Outcome::Passed => JsonEvent::StepPassed { step, duration_ms },
+            Outcome::Failed { reason, details } => JsonEvent::StepFailed {
+                step,
+                reason: reason.clone(),
+                details: details.clone(),
+                output,
+                duration_ms,
+            },
+            Outcome::Skipped => JsonEvent::StepSkipped {
+                step,
+                reason: None,
+                output: None,
+                duration_ms: None,
+            },
+            Outcome::NoDataPlane { reason } => JsonEvent::StepSkipped {
+                step,
+                reason: Some(reason.clone()),
+                output,
+                duration_ms: Some(duration_ms),
+            },
+        }
+    }
+
+    /// A step not run.
+    pub fn skipped(step: &Step) -> Self {
         StepResult {
             id: step.id.clone(),
             title: step.title.clone(),
@@ -172,7 +210,7 @@ pub async fn check_lesson<W: Write>(
             }
         };
         if let Some(json) = json.as_deref_mut() {
-            write_step_end(json, &result);
+            json.emit(&result.end_event());
         }
         if config.fail_fast && matches!(result.outcome, Outcome::Failed { .. }) {
             stopped = true;
@@ -266,7 +304,7 @@ async fn check_step<W: Write>(
             }
         }
         Ok(Ending::Failed) => {
-            let mut details = unmet_goals(&machine, step);
+            let mut details = unmet_goals(machine.goals(), step);
             details.extend(diagnose(target, step, &machine).await);
             Outcome::Failed {
                 reason: output
@@ -286,33 +324,12 @@ async fn check_step<W: Write>(
                 reason: source
                     .solution_failure
                     .take()
-                    .unwrap_or_else(|| error_chain(&err)),
+                    .unwrap_or_else(|| crate::error::chain(&err)),
                 details: Vec::new(),
             },
         },
     };
     finish(outcome, transcript)
-}
-
-/// Expected vs actual for each goal that does not hold, as the checklist words it.
-fn unmet_goals(machine: &Machine, step: &Step) -> Vec<String> {
-    let mut lines = Vec::new();
-    for (index, (report, goal)) in machine.goals().iter().zip(&step.goals).enumerate() {
-        if report.met {
-            continue;
-        }
-        lines.push(format!(
-            "goal {} ({}): {}",
-            index + 1,
-            goal.kind_name(),
-            report.summary
-        ));
-        lines.extend(report.details.iter().map(|d| format!("  {d}")));
-        if let Some(why) = &report.explain_failure {
-            lines.push(format!("  {why}"));
-        }
-    }
-    lines
 }
 
 /// Recent events and pod states of the objects the unmet goals are about.
@@ -357,48 +374,4 @@ async fn diagnose(target: &Target, step: &Step, machine: &Machine) -> Vec<String
         }
     }
     lines
-}
-
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-fn write_step_end<W: Write>(json: &mut JsonWriter<W>, result: &StepResult) {
-    let millis = u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX);
-    let written = match &result.outcome {
-        Outcome::Passed => json.write(
-            "step_passed",
-            json!({"step": result.id, "duration_ms": millis}),
-        ),
-        Outcome::Failed { reason, details } => json.write(
-            "step_failed",
-            json!({
-                "step": result.id,
-                "reason": reason,
-                "details": details,
-                "output": result.output,
-                "duration_ms": millis,
-            }),
-        ),
-        Outcome::Skipped => json.write("step_skipped", json!({"step": result.id})),
-        Outcome::NoDataPlane { reason } => json.write(
-            "step_skipped",
-            json!({
-                "step": result.id,
-                "reason": reason,
-                "output": result.output,
-                "duration_ms": millis,
-            }),
-        ),
-    };
-    if let Err(err) = written {
-        tracing::warn!("failed to write a JSON event: {err}");
-    }
 }

@@ -6,8 +6,9 @@ use std::time::Duration;
 use owo_colors::OwoColorize;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::runner::ui::styles::Styles;
+use crate::runner::json::JsonEvent;
 use crate::smoke::{Outcome, StepResult};
+use crate::term::Styles;
 
 /// One lesson's part of the report.
 #[derive(Debug, Clone)]
@@ -27,6 +28,35 @@ impl LessonReport {
     /// nothing else went wrong.
     pub fn passed(&self) -> bool {
         self.error.is_none() && self.steps.iter().all(|s| s.outcome.is_ok())
+    }
+
+    /// The event that ends the lesson in `check --json`: `lesson_passed`, or `lesson_failed`
+    /// naming the first failed step, or (no step ran) why the lesson could not be checked.
+    pub fn end_event(&self) -> JsonEvent {
+        let count = |f: fn(&Outcome) -> bool| self.steps.iter().filter(|s| f(&s.outcome)).count();
+        if self.passed() {
+            return JsonEvent::LessonPassed {
+                file: self.file.clone(),
+                steps_passed: count(|o| matches!(o, Outcome::Passed)),
+                steps_skipped: count(|o| matches!(o, Outcome::Skipped)),
+                steps_without_data_plane: count(|o| matches!(o, Outcome::NoDataPlane { .. })),
+            };
+        }
+        let first = self.steps.iter().find_map(|s| match &s.outcome {
+            Outcome::Failed { reason, .. } => Some((s.id.clone(), reason.clone())),
+            _ => None,
+        });
+        let (step, reason) = match (&self.error, first) {
+            (Some(error), _) => (None, first_line(error).to_owned()),
+            (None, Some((step, reason))) => (Some(step), reason),
+            (None, None) => (None, String::new()),
+        };
+        JsonEvent::LessonFailed {
+            file: self.file.clone(),
+            step,
+            steps_failed: count(|o| matches!(o, Outcome::Failed { .. })),
+            reason,
+        }
     }
 }
 
@@ -59,11 +89,11 @@ pub fn step_lines(result: &StepResult, styles: &Styles) -> String {
         ),
         Outcome::Failed { reason, .. } => format!(
             "  {} {}  {} {}\n      {}\n",
-            "✘".style(styles.failure),
+            "✘".style(styles.error),
             result.id,
             result.title,
             secs.style(styles.dim),
-            reason.style(styles.failure)
+            reason.style(styles.error)
         ),
     };
     if let Outcome::Failed { details, .. } = &result.outcome {
@@ -119,7 +149,7 @@ pub fn summary(lessons: &[LessonReport], elapsed: Duration, styles: &Styles) -> 
     let style = if failed == 0 && broken == 0 {
         styles.success
     } else {
-        styles.failure
+        styles.error
     };
     format!("{}\n", line.style(style))
 }
@@ -266,5 +296,41 @@ mod tests {
         assert!(xml.contains("goal 1 (updated): runs a:v1"), "{xml}");
         assert!(xml.contains("<system-out>$ kubectl get pods"), "{xml}");
         assert!(xml.contains("time=\"1.250\""), "{xml}");
+    }
+
+    #[test]
+    fn check_events_have_one_shape_per_event_and_match_the_schema() {
+        use crate::runner::json::{JsonWriter, events_schema};
+        fn fixed() -> jiff::Timestamp {
+            "2026-01-02T03:04:05.678Z".parse().expect("valid timestamp")
+        }
+        let failed = lessons().remove(0);
+        let mut passed = failed.clone();
+        passed.steps.retain(|s| s.id == "create" || s.id == "logs");
+        let broken = LessonReport {
+            file: "lessons/broken.yaml".to_owned(),
+            title: "lessons/broken.yaml".to_owned(),
+            steps: Vec::new(),
+            error: Some("error: unknown field `titel`\n --> lessons/broken.yaml:2:1\n".to_owned()),
+        };
+        let mut writer = JsonWriter::with_clock(Vec::new(), fixed);
+        for step in &failed.steps {
+            writer.write(&step.end_event()).expect("written");
+        }
+        for report in [&failed, &passed, &broken] {
+            writer.write(&report.end_event()).expect("written");
+        }
+        let events: Vec<serde_json::Value> = String::from_utf8(writer.get_ref().clone())
+            .expect("UTF-8")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .collect();
+        let schema: serde_json::Value =
+            serde_json::from_str(&events_schema()).expect("the schema is JSON");
+        let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+        for event in &events {
+            assert!(validator.is_valid(event), "{event}");
+        }
+        insta::assert_yaml_snapshot!(events);
     }
 }

@@ -123,6 +123,7 @@ async fn run_one(
     captured: &BTreeMap<String, String>,
     env: &SolutionEnv,
 ) -> CommandRun {
+    tracing::info!("running `{command}` in namespace {}", env.namespace);
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(command)
@@ -195,13 +196,13 @@ impl Drop for GroupGuard {
     }
 }
 
-/// Kills the command's whole process group (the shell and what it started).
+/// Kills the command's whole process group (the shell and what it started). The group may be
+/// gone already, which is what was wanted.
 fn kill_group(pid: u32) {
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pid}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    use rustix::process::{Pid, Signal, kill_process_group};
+    if let Some(group) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+        let _ = kill_process_group(group, Signal::KILL);
+    }
 }
 
 #[cfg(test)]
@@ -313,5 +314,41 @@ mod tests {
                 .is_some_and(|f| f.contains("still running")),
             "{runs:?}"
         );
+    }
+
+    /// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
+    fn ended(pid: &str) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            // `pid (comm) S ...`: the state follows the command name's closing parenthesis.
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_timeout_kills_what_the_command_started_too() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pid_file = dir.path().join("pid");
+        let command = format!("sleep 30 & echo $! > {}; wait", pid_file.display());
+        let runs = run_solution(
+            &[command],
+            &BTreeMap::new(),
+            &env(Duration::from_millis(500)),
+        )
+        .await;
+        assert!(runs[0].failure.is_some(), "{runs:?}");
+        let pid = std::fs::read_to_string(&pid_file).expect("the shell wrote the pid");
+        let pid = pid.trim();
+        // The kill is sent before the run returns; the kernel may take a moment to finish it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !ended(pid) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the command's background sleep {pid} outlived the timeout"
+            );
+            std::thread::yield_now();
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use crate::lesson::{Goal, Step};
 use crate::runner::events::Output;
-use crate::runner::json::JsonWriter;
+use crate::runner::json::{JsonEvent, JsonWriter};
 use crate::runner::live::LiveSource;
 use crate::runner::machine::{GoalReport, Machine, Transition};
 use crate::runner::source::{ClusterSignal, GoalSource, SourceError};
@@ -95,8 +95,9 @@ pub fn vacuous_goals(goals: &[Goal], before: &[GoalReport]) -> Option<String> {
     ))
 }
 
-/// Forwards `step_started` and `goal_met` to the JSON writer (the step's end is written by
-/// the check driver, which knows more than the loop) and keeps the loop's failure reason.
+/// Forwards `step_started`, `goal_met` and `goal_lost` to the JSON writer (the step's end is
+/// written by the check driver, which knows more than the loop) and keeps the loop's failure
+/// reason.
 pub struct StepOutput<'w, W: Write> {
     json: Option<&'w mut JsonWriter<W>>,
     /// The reason the loop gave when the step timed out.
@@ -112,16 +113,13 @@ impl<'w, W: Write> StepOutput<'w, W> {
 
 impl<W: Write> Output for StepOutput<'_, W> {
     fn transition(&mut self, machine: &Machine, transition: &Transition) {
-        match transition {
-            Transition::StepStarted { .. } | Transition::GoalMet { .. } => {
-                if let Some(json) = self.json.as_deref_mut()
-                    && let Err(err) = json.transition(machine, transition)
-                {
-                    tracing::warn!("failed to write a JSON event: {err}");
-                }
-            }
-            Transition::StepFailed { reason, .. } => self.failed = Some(reason.clone()),
-            _ => {}
+        if let Transition::StepFailed { reason, .. } = transition {
+            self.failed = Some(reason.clone());
+        }
+        if let Some(json) = self.json.as_deref_mut()
+            && let Some(event) = JsonEvent::from_transition(machine, transition)
+        {
+            json.emit(&event);
         }
     }
 

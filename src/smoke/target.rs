@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use kube::config::Kubeconfig;
 
-use crate::cluster::{Cluster, ClusterChoice, ClusterError, connect};
+use crate::cluster::{Chosen, Cluster, ClusterChoice, ClusterError, connect};
 use crate::lesson::Lesson;
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::smoke::SmokeError;
@@ -20,15 +20,6 @@ pub const CHECK_SPEED: f64 = 8.0;
 const NAMESPACE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long deleting the namespace afterwards may take.
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Which cluster `check` uses for every lesson.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClusterMode {
-    /// A fresh embedded sandbox per lesson.
-    Sandbox,
-    /// A kubeconfig context (the current one when `None`), a fresh namespace per lesson.
-    Context(Option<String>),
-}
 
 /// A cluster ready for one lesson; [`Target::finish`] cleans up after it.
 pub struct Target {
@@ -46,12 +37,13 @@ pub struct Target {
 }
 
 impl Target {
-    /// Prepares a clean cluster for `lesson`.
-    pub async fn prepare(mode: &ClusterMode, lesson: &Lesson) -> Result<Target, SmokeError> {
+    /// Prepares a clean cluster for `lesson` on the chosen one: a fresh sandbox, or a fresh
+    /// namespace on the context.
+    pub async fn prepare(chosen: &Chosen, lesson: &Lesson) -> Result<Target, SmokeError> {
         let dir = PrivateDir::create()?;
-        match mode {
-            ClusterMode::Sandbox => Target::sandbox(lesson, dir).await,
-            ClusterMode::Context(context) => Target::context(context.clone(), lesson, dir).await,
+        match chosen {
+            Chosen::Sandbox { .. } => Target::sandbox(lesson, dir).await,
+            Chosen::Context { cluster, .. } => Target::context(cluster.clone(), lesson, dir).await,
         }
     }
 
@@ -100,16 +92,10 @@ impl Target {
     }
 
     async fn context(
-        context: Option<String>,
+        cluster: Cluster,
         lesson: &Lesson,
         dir: PrivateDir,
     ) -> Result<Target, SmokeError> {
-        let cluster = connect(ClusterChoice {
-            context: context.clone(),
-            kubeconfig: None,
-        })
-        .await
-        .map_err(|source| SmokeError::Cluster(Box::new(source)))?;
         let namespace = fresh_namespace(&lesson.namespace);
         let kubeconfig = dir.path.join("kubeconfig");
         let user_config =

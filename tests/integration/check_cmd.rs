@@ -272,13 +272,9 @@ fn fail_fast_skips_the_rest_and_json_lines_carry_event_and_ts() {
         out.stdout,
         out.stderr
     );
-    let events: Vec<serde_json::Value> = out
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    // Every line is an event of the shipped schema, with `version` and `ts`.
+    let events = crate::support::events::parse_events(&out.stdout);
     for event in &events {
-        assert!(event["event"].is_string(), "{event}");
         let ts = event["ts"].as_str().expect("ts");
         assert!(ts.parse::<jiff::Timestamp>().is_ok(), "{ts}");
     }
@@ -295,10 +291,28 @@ fn fail_fast_skips_the_rest_and_json_lines_carry_event_and_ts() {
     assert!(names.contains(&("step_failed", "update")), "{names:?}");
     assert!(names.contains(&("step_skipped", "scale")), "{names:?}");
     assert!(!names.contains(&("step_started", "scale")), "{names:?}");
-    assert_eq!(
-        names.last().map(|n| n.0),
-        Some("lesson_failed"),
-        "{names:?}"
+    assert_eq!(names.first().map(|n| n.0), Some("lesson_started"));
+    let passed = events
+        .iter()
+        .find(|e| e["event"] == "step_passed")
+        .expect("step_passed");
+    assert!(passed["duration_ms"].is_u64(), "{passed}");
+    // The lesson's end names its first failed step and why, in the one `lesson_failed` shape.
+    let end = events.last().expect("events");
+    assert_eq!(end["event"], "lesson_failed", "{names:?}");
+    assert_eq!(end["step"], "update", "{end}");
+    assert_eq!(end["steps_failed"], 1, "{end}");
+    assert!(
+        end["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("wrong-image.yaml")),
+        "{end}"
+    );
+    assert!(
+        end["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("example/app:v2")),
+        "{end}"
     );
     let xml = std::fs::read_to_string(&junit).expect("JUnit written");
     assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");

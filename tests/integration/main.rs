@@ -4,6 +4,8 @@
 mod check_cmd;
 mod cluster_sandbox;
 mod common;
+mod exit_codes;
+mod json_events;
 mod lint;
 mod run_json;
 mod run_pty;
@@ -14,3 +16,4 @@ mod sandbox_kube;
 mod sandbox_kubectl;
 #[path = "../support/mod.rs"]
 mod support;
+mod terminal;

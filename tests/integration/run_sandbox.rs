@@ -170,20 +170,43 @@ fn json_mode_writes_only_events_on_stdout_when_run_starts_the_sandbox() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{extra:?}: {stderr}");
-        let events: Vec<String> = stdout
-            .lines()
-            .map(|line| {
-                let value: serde_json::Value = serde_json::from_str(line)
-                    .unwrap_or_else(|err| panic!("{extra:?}: not a JSON line ({err}): {line:?}"));
-                value["event"].as_str().unwrap_or_default().to_owned()
-            })
+        let events = crate::support::events::parse_events(&stdout);
+        let names: Vec<&str> = events
+            .iter()
+            .map(|e| e["event"].as_str().unwrap_or_default())
             .collect();
-        assert_eq!(events.first().map(String::as_str), Some("step_started"));
-        assert_eq!(events.last().map(String::as_str), Some("lesson_passed"));
+        assert_eq!(
+            names,
+            [
+                "sandbox_started",
+                "step_started",
+                "step_passed",
+                "step_started",
+                "goal_met",
+                "step_passed",
+                "lesson_passed"
+            ],
+            "{extra:?}"
+        );
+        // The sandbox is an event; the line to paste stays on stderr, for humans.
+        let started = &events[0];
+        assert_eq!(started["context"], "kubetutor-sandbox", "{started}");
         assert!(
-            stderr.contains("export KUBECONFIG="),
+            started["server"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("https://127.0.0.1:")),
+            "{started}"
+        );
+        let kubeconfig = started["kubeconfig"].as_str().unwrap_or_default();
+        assert!(
+            Path::new(kubeconfig).starts_with(dir.path().join(format!("state-{n}"))),
+            "{started}"
+        );
+        assert!(
+            stderr.contains(&format!("export KUBECONFIG={kubeconfig}")),
             "{extra:?}: the line to paste is on stderr: {stderr}"
         );
+        assert_eq!(events[6]["steps_passed"], 2, "{}", events[6]);
     }
 }
 

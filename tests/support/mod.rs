@@ -2,5 +2,6 @@
 //! the real-control-plane tests (`tests/testbed/harness`), so both judge the same way.
 #![allow(dead_code)]
 
+pub mod events;
 pub mod kube_api;
 pub mod learner;

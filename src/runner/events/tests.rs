@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::*;
 use crate::lesson::Lesson;
-use crate::runner::json::JsonWriter;
+use crate::runner::json::{JsonOutput, JsonWriter};
 use crate::runner::machine::GoalReport;
 
 /// Goal statuses set by the test; a signal is sent whenever they change.
@@ -67,7 +67,7 @@ impl GoalSource for Scripted {
 
 /// An output that writes JSON lines into a shared buffer and records notices.
 struct Recorder {
-    json: JsonWriter<Vec<u8>>,
+    json: JsonOutput<Vec<u8>>,
     notices: Vec<String>,
     solutions: Vec<String>,
     cluster: Vec<ClusterSignal>,
@@ -79,7 +79,7 @@ struct Recorder {
 
 impl Output for Recorder {
     fn transition(&mut self, machine: &Machine, transition: &Transition) {
-        self.json.transition(machine, transition).unwrap();
+        Output::transition(&mut self.json, machine, transition);
     }
     fn goals_updated(&mut self, step: &Step, goals: &[GoalReport]) {
         self.updates
@@ -116,7 +116,7 @@ impl Recorder {
     }
 
     fn json_bytes(&self) -> Vec<u8> {
-        self.json.get_ref().clone()
+        self.json.writer().get_ref().clone()
     }
 }
 
@@ -174,7 +174,7 @@ async fn run_with(
         begun: Vec::new(),
     };
     let mut output = Recorder {
-        json: JsonWriter::new(Vec::new()),
+        json: JsonOutput::new(JsonWriter::new(Vec::new()), String::new()),
         notices: Vec::new(),
         solutions: Vec::new(),
         cluster: Vec::new(),

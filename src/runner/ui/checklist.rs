@@ -4,7 +4,7 @@
 use owo_colors::{OwoColorize, Style};
 
 use crate::runner::machine::GoalReport;
-use crate::runner::ui::styles::Styles;
+use crate::term::Styles;
 
 /// Tick mark for goals and steps that hold.
 pub const TICK: &str = "✔";
@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn colours_make_a_met_line_green_and_the_authors_message_a_hint() {
-        let styles = Styles::colorized();
+        let styles = Styles::colored();
         let met = goal_text(
             "scaled",
             &report(true, "4/4 replicas ready", None),

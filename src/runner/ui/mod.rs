@@ -1,23 +1,19 @@
-//! The terminal UI: styles, the screen with its live checklist, and the prompt thread.
+//! The terminal UI: the screen with its live checklist, and the prompt thread (styles and the
+//! terminal probe are `crate::term`'s).
 
 pub mod checklist;
 pub mod prompt;
 pub mod screen;
-pub mod styles;
+
+use crate::term::Console;
 
 /// Leaves the terminal usable whatever happened: raw mode off, cursor shown.
-pub fn restore_terminal() {
-    use std::io::{IsTerminal, Write};
+pub fn restore_terminal(console: &Console) {
+    use std::io::Write;
     let _ = crossterm::terminal::disable_raw_mode();
-    for is_tty in [
-        std::io::stdout().is_terminal(),
-        std::io::stderr().is_terminal(),
-    ] {
-        if is_tty {
-            let mut err = std::io::stderr();
-            let _ = crossterm::execute!(err, crossterm::cursor::Show);
-            let _ = err.flush();
-            break;
-        }
+    if console.stdout_tty || console.stderr_tty {
+        let mut err = std::io::stderr();
+        let _ = crossterm::execute!(err, crossterm::cursor::Show);
+        let _ = err.flush();
     }
 }

@@ -12,7 +12,7 @@ use crate::runner::events::Output;
 use crate::runner::machine::{GoalReport, Machine, StepOutcome, Transition};
 use crate::runner::source::ClusterSignal;
 use crate::runner::ui::checklist::{TICK, goal_entry, goal_text};
-use crate::runner::ui::styles::Styles;
+use crate::term::Styles;
 
 /// Mark for a failed step.
 pub const CROSS: &str = "✘";
@@ -199,7 +199,7 @@ impl Output for Screen {
                 self.end_live();
                 self.say(&format!(
                     "{} Step {}/{total} failed: {reason}",
-                    CROSS.style(self.styles.failure),
+                    CROSS.style(self.styles.error),
                     index + 1
                 ));
             }

@@ -17,7 +17,7 @@ fn every_shipped_lesson_passes(bed: &Bed) -> Result<(), Failed> {
     let junit = home.join("junit.xml");
     let out = bed
         .kubetutor(&home)
-        .args(["check", "--context", "testbed", "--junit"])
+        .args(["check", "--context", "testbed", "--json", "--junit"])
         .arg(&junit)
         .arg(repo("lessons"))
         .output()?;
@@ -30,6 +30,15 @@ fn every_shipped_lesson_passes(bed: &Bed) -> Result<(), Failed> {
             out.status.code()
         )
         .into());
+    }
+    // On the real control plane too, every line is an event of the shipped schema.
+    let events = crate::support::events::parse_events(&stdout);
+    let ends: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e["event"].as_str(), Some("lesson_passed" | "lesson_failed")))
+        .collect();
+    if ends.is_empty() || ends.iter().any(|end| end["event"] != "lesson_passed") {
+        return Err(format!("every lesson ends with lesson_passed: {ends:?}").into());
     }
     let report = std::fs::read_to_string(&junit)?;
     if report.contains("<failure") || report.contains("<error") {
