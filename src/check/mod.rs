@@ -136,7 +136,7 @@ impl GoalStatus {
 /// Judges a goal against a snapshot of the cluster.
 ///
 /// `http` goals cannot be judged from objects alone: for them this says what is being waited
-/// for; the runner probes with `Cluster::probe_http` and judges with [`evaluate_http`].
+/// for; the runner probes with `Cluster::check_http`, which judges with [`evaluate_http`].
 pub fn evaluate(goal: &Goal, world: &World, ctx: &GoalContext) -> GoalStatus {
     goal.kind().evaluate(world, ctx).with_explanation(goal)
 }

@@ -1,5 +1,5 @@
 //! `kind: http`: a Service answers HTTP on a path with a body containing some text, checked
-//! through the API server's service proxy. The probing is the runner's (`Cluster::probe_http`);
+//! through the API server's service proxy. The probing is the runner's (`Cluster::check_http`);
 //! this module judges the answers.
 
 use std::collections::BTreeSet;
