@@ -43,7 +43,9 @@ impl RunChild {
 
     /// The next event; every stdout line must be an event the shipped schema accepts.
     pub fn next(&mut self) -> Option<Value> {
-        let line = self.lines.recv_timeout(Duration::from_secs(60)).ok()?;
+        // Longer than any step's timeout (Part 3's longest is 3 minutes): a slow cluster under
+        // load must fail the step, not this wait.
+        let line = self.lines.recv_timeout(Duration::from_secs(200)).ok()?;
         Some(crate::support::events::parse_event(&line))
     }
 

@@ -27,9 +27,10 @@ type podInfo struct {
 // notFoundPage is what the lessons' Flask apps answer for any other path.
 const notFoundPage = "<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n<p>The requested URL was not found on the server.</p>\n"
 
-// listener is one app listening on a pod IP and port.
+// listener is one app listening on a pod IP and port, for one pod.
 type listener struct {
 	server *http.Server
+	owner  string
 }
 
 // serve listens on IP:port for each running pod whose image serves HTTP, for as long as the
@@ -84,14 +85,22 @@ func serve(kubeconfig, pkiDir string, lessons []string) error {
 			}
 		}
 		for addr, target := range want {
-			if listening[addr] != nil {
-				continue
+			if l := listening[addr]; l != nil {
+				if l.owner == key {
+					continue
+				}
+				// The address went to a new pod (KWOK reuses the IPs of deleted pods) before
+				// the old one's end was seen: the new pod's app answers from now on.
+				_ = l.server.Close()
+				delete(owned[l.owner], addr)
+				delete(listening, addr)
 			}
 			l, err := listen(addr, target)
 			if err != nil {
 				log.Printf("pod %s: cannot listen on %s: %v", key, addr, err)
 				continue
 			}
+			l.owner = key
 			listening[addr] = l
 			if owned[key] == nil {
 				owned[key] = map[string]bool{}
