@@ -89,14 +89,21 @@ pub enum Ending {
 }
 
 /// Where the loop reports what happens: the screen, plain lines or JSON.
+///
+/// The provided methods are those of an output that keeps stdout for machine-readable events
+/// (`--json`, `check`): no checklist, and what humans must hear goes to stderr.
 pub trait Output {
     /// A transition of the state machine happened.
     fn transition(&mut self, machine: &Machine, transition: &Transition);
     /// Goal summaries of `step` changed (met or not). Called before the machine moves on, so
     /// the last call for a step shows its final state.
-    fn goals_updated(&mut self, step: &Step, goals: &[GoalReport]);
+    fn goals_updated(&mut self, step: &Step, goals: &[GoalReport]) {
+        let _ = (step, goals);
+    }
     /// The cluster was lost or came back.
-    fn cluster(&mut self, signal: &ClusterSignal);
+    fn cluster(&mut self, signal: &ClusterSignal) {
+        crate::runner::report_cluster_signal(signal);
+    }
     /// The learner's typing was echoed over `lines` lines: the live area must step back.
     fn echoed(&mut self, lines: u16) {
         let _ = lines;
@@ -110,9 +117,13 @@ pub trait Output {
     /// Spinners advance.
     fn tick(&mut self) {}
     /// Show the solution of a step.
-    fn solution(&mut self, step: &Step);
+    fn solution(&mut self, step: &Step) {
+        let _ = step;
+    }
     /// A short message for the learner.
-    fn notice(&mut self, text: &str);
+    fn notice(&mut self, text: &str) {
+        eprintln!("{text}");
+    }
 }
 
 /// Tunables of the loop.

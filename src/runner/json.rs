@@ -18,7 +18,6 @@ use serde_json::{Map, Value};
 use crate::lesson::{Goal, Step};
 use crate::runner::events::Output;
 use crate::runner::machine::{GoalReport, Machine, StepOutcome, Transition};
-use crate::runner::source::ClusterSignal;
 
 /// The version of the event format every line carries; bumped when a field changes meaning
 /// or goes away (new events and new fields do not bump it).
@@ -424,18 +423,6 @@ impl<W: Write> Output for JsonOutput<W> {
         if let Some(event) = self.event(machine, transition) {
             self.writer.emit(&event);
         }
-    }
-
-    fn goals_updated(&mut self, _step: &Step, _goals: &[GoalReport]) {}
-
-    fn cluster(&mut self, signal: &ClusterSignal) {
-        crate::runner::report_cluster_signal(signal);
-    }
-
-    fn solution(&mut self, _step: &Step) {}
-
-    fn notice(&mut self, text: &str) {
-        eprintln!("{text}");
     }
 }
 

@@ -122,18 +122,6 @@ impl<W: Write> Output for StepOutput<'_, W> {
             json.emit(&event);
         }
     }
-
-    fn goals_updated(&mut self, _step: &Step, _goals: &[GoalReport]) {}
-
-    fn cluster(&mut self, signal: &ClusterSignal) {
-        crate::runner::report_cluster_signal(signal);
-    }
-
-    fn solution(&mut self, _step: &Step) {}
-
-    fn notice(&mut self, text: &str) {
-        eprintln!("{text}");
-    }
 }
 
 #[cfg(test)]
