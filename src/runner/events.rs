@@ -10,7 +10,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::lesson::{Goal, Step};
 use crate::runner::machine::{GoalReport, Machine, Phase, Transition};
-use crate::runner::source::{ClusterSignal, GoalSource, SourceError};
+use crate::runner::source::{ClusterEvent, GoalSource, SourceError};
 
 /// What the learner asked for, from the prompt thread (or Ctrl-C, from the signal task).
 #[derive(Debug)]
@@ -52,7 +52,7 @@ pub enum InputMode {
 #[derive(Debug)]
 pub enum Event {
     /// From the cluster.
-    Cluster(ClusterSignal),
+    Cluster(ClusterEvent),
     /// From the learner.
     Input(InputEvent),
     /// Periodic: spinners, HTTP goals, capture retries.
@@ -70,7 +70,7 @@ struct MenuState {
     /// The menu is open.
     open: bool,
     /// The latest cluster signal.
-    signal: Option<ClusterSignal>,
+    signal: Option<ClusterEvent>,
     /// The step's deadline passed.
     deadline: bool,
 }
@@ -101,8 +101,8 @@ pub trait Output {
         let _ = (step, goals);
     }
     /// The cluster was lost or came back.
-    fn cluster(&mut self, signal: &ClusterSignal) {
-        crate::runner::report_cluster_signal(signal);
+    fn cluster(&mut self, signal: &ClusterEvent) {
+        crate::runner::report_cluster_event(signal);
     }
     /// The learner's typing was echoed over `lines` lines: the live area must step back.
     fn echoed(&mut self, lines: u16) {
@@ -225,7 +225,7 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
                     Some(input) => Event::Input(input),
                     None => Event::Input(InputEvent::Closed),
                 },
-                signal = self.source.next_signal() => Event::Cluster(signal),
+                signal = self.source.next_cluster_event() => Event::Cluster(signal),
                 _ = tokio::time::sleep_until(sleep_until), if deadline.is_some() => Event::Deadline,
                 _ = ticks.tick() => Event::Tick,
             };
@@ -327,22 +327,22 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
 
     /// Reports a loss or a recovery once (`lost` is whether one is reported); whether the
     /// goals can be judged again (anything but a loss).
-    fn report_link(&mut self, signal: &ClusterSignal, lost: &mut bool) -> bool {
+    fn report_link(&mut self, signal: &ClusterEvent, lost: &mut bool) -> bool {
         match signal {
-            ClusterSignal::Lost(_) if !*lost => {
+            ClusterEvent::Lost(_) if !*lost => {
                 *lost = true;
                 self.output.cluster(signal);
             }
             // Changes flowing again mean the cluster is back, even if its `Restored` is
             // still on its way.
-            ClusterSignal::Changed | ClusterSignal::Restored if *lost => {
+            ClusterEvent::Changed | ClusterEvent::Restored if *lost => {
                 *lost = false;
-                self.output.cluster(&ClusterSignal::Restored);
+                self.output.cluster(&ClusterEvent::Restored);
             }
-            ClusterSignal::Denied(_) => self.output.cluster(signal),
+            ClusterEvent::Denied(_) => self.output.cluster(signal),
             _ => {}
         }
-        !matches!(signal, ClusterSignal::Lost(_))
+        !matches!(signal, ClusterEvent::Lost(_))
     }
 
     /// Judges the goals again, then reads captures if they are what the step waits for.

@@ -12,7 +12,7 @@ use crate::check::{
 use crate::cluster::{Cluster, ClusterEvent, WatchSet};
 use crate::lesson::{Goal, Step};
 use crate::runner::machine::GoalReport;
-use crate::runner::source::{ClusterSignal, GoalSource, SourceError};
+use crate::runner::source::{GoalSource, SourceError};
 
 /// How long a step's first list of objects may take before checking starts anyway.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(10);
@@ -91,22 +91,20 @@ impl GoalSource for LiveSource {
         Ok(())
     }
 
-    async fn next_signal(&mut self) -> ClusterSignal {
+    async fn next_cluster_event(&mut self) -> ClusterEvent {
         let Some(watch) = &mut self.watch else {
             return std::future::pending().await;
         };
         match watch.next_event().await {
-            Some(ClusterEvent::Changed) => ClusterSignal::Changed,
-            Some(ClusterEvent::Lost(why)) => ClusterSignal::Lost(why),
-            Some(ClusterEvent::Denied(why)) => ClusterSignal::Denied(why),
             Some(ClusterEvent::Restored) => {
                 // A restarted sandbox comes back with new credentials: later steps' watches
                 // and HTTP probes need a fresh client too.
                 if let Some(Ok(fresh)) = self.cluster.reconnect().await {
                     self.cluster = fresh;
                 }
-                ClusterSignal::Restored
+                ClusterEvent::Restored
             }
+            Some(event) => event,
             None => std::future::pending().await,
         }
     }

@@ -13,15 +13,15 @@ pub mod source;
 pub mod ui;
 
 pub use crate::runner::json::JsonOutput;
-use crate::runner::source::ClusterSignal;
+use crate::runner::source::ClusterEvent;
 
 /// Tells the user on stderr that the cluster was lost or is back, for outputs that keep
 /// stdout for machine-readable events.
-pub fn report_cluster_signal(signal: &ClusterSignal) {
+pub fn report_cluster_event(signal: &ClusterEvent) {
     match signal {
-        ClusterSignal::Lost(why) => eprintln!("cluster unreachable ({why}), retrying…"),
-        ClusterSignal::Restored => eprintln!("cluster reachable again; checking resumes"),
-        ClusterSignal::Denied(why) => eprintln!("{why}"),
-        ClusterSignal::Changed => {}
+        ClusterEvent::Lost(why) => eprintln!("cluster unreachable ({why}), retrying…"),
+        ClusterEvent::Restored => eprintln!("cluster reachable again; checking resumes"),
+        ClusterEvent::Denied(why) => eprintln!("{why}"),
+        ClusterEvent::Changed => {}
     }
 }

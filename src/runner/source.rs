@@ -10,19 +10,9 @@ use std::future::Future;
 use crate::lesson::Step;
 use crate::runner::machine::GoalReport;
 
-/// Something that may change goal statuses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClusterSignal {
-    /// Watched objects changed.
-    Changed,
-    /// The API server stopped answering; the source keeps retrying.
-    Lost(String),
-    /// The API server answers again.
-    Restored,
-    /// The API server refuses one of the step's watches (401/403); the text says which. What
-    /// it would show counts as absent.
-    Denied(String),
-}
+/// Something that may change goal statuses: the cluster's own events (changes, a lost or
+/// restored connection, a refused watch), whatever the source.
+pub use crate::cluster::ClusterEvent;
 
 /// Why a step's goals could not be watched.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +31,7 @@ pub trait GoalSource {
     fn begin_step(&mut self, step: &Step) -> impl Future<Output = Result<(), SourceError>>;
 
     /// Waits for the next change; never returns while nothing happens.
-    fn next_signal(&mut self) -> impl Future<Output = ClusterSignal>;
+    fn next_cluster_event(&mut self) -> impl Future<Output = ClusterEvent>;
 
     /// Evaluates every goal of the step as the cluster is now (probing HTTP goals if any).
     fn evaluate(&mut self, step: &Step) -> impl Future<Output = Vec<GoalReport>>;

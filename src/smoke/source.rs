@@ -10,7 +10,7 @@ use crate::runner::events::Output;
 use crate::runner::json::{JsonEvent, JsonWriter};
 use crate::runner::live::LiveSource;
 use crate::runner::machine::{GoalReport, Machine, Transition};
-use crate::runner::source::{ClusterSignal, GoalSource, SourceError};
+use crate::runner::source::{ClusterEvent, GoalSource, SourceError};
 use crate::smoke::solution::{CommandRun, SolutionEnv, first_failure, run_solution};
 
 /// The live source, plus "run the solution" between taking the baseline and waiting.
@@ -60,8 +60,8 @@ impl GoalSource for SolvingSource<'_> {
         Ok(())
     }
 
-    async fn next_signal(&mut self) -> ClusterSignal {
-        self.inner.next_signal().await
+    async fn next_cluster_event(&mut self) -> ClusterEvent {
+        self.inner.next_cluster_event().await
     }
 
     async fn evaluate(&mut self, step: &Step) -> Vec<GoalReport> {

@@ -17,7 +17,7 @@ use crate::runner::machine::GoalReport;
 /// Goal statuses set by the test; a signal is sent whenever they change.
 struct Scripted {
     reports: Arc<Mutex<BTreeMap<String, Vec<bool>>>>,
-    signals: mpsc::UnboundedReceiver<ClusterSignal>,
+    signals: mpsc::UnboundedReceiver<ClusterEvent>,
     begun: Vec<String>,
 }
 
@@ -27,7 +27,7 @@ impl GoalSource for Scripted {
         Ok(())
     }
 
-    async fn next_signal(&mut self) -> ClusterSignal {
+    async fn next_cluster_event(&mut self) -> ClusterEvent {
         match self.signals.recv().await {
             Some(signal) => signal,
             None => std::future::pending().await,
@@ -70,7 +70,7 @@ struct Recorder {
     json: JsonOutput<Vec<u8>>,
     notices: Vec<String>,
     solutions: Vec<String>,
-    cluster: Vec<ClusterSignal>,
+    cluster: Vec<ClusterEvent>,
     /// How many JSON events had been written when each of `cluster` was reported.
     cluster_at: Vec<usize>,
     /// Every checklist update: the step's id and which goals held.
@@ -85,7 +85,7 @@ impl Output for Recorder {
         self.updates
             .push((step.id.clone(), goals.iter().map(|g| g.met).collect()));
     }
-    fn cluster(&mut self, signal: &ClusterSignal) {
+    fn cluster(&mut self, signal: &ClusterEvent) {
         self.cluster.push(signal.clone());
         self.cluster_at.push(self.events().len());
     }
@@ -156,7 +156,7 @@ steps:
 
 struct Harness {
     reports: Arc<Mutex<BTreeMap<String, Vec<bool>>>>,
-    signals: mpsc::UnboundedSender<ClusterSignal>,
+    signals: mpsc::UnboundedSender<ClusterEvent>,
     input: mpsc::UnboundedSender<InputEvent>,
 }
 
@@ -220,7 +220,7 @@ fn set(h: &Harness, step: &str, met: &[bool]) {
         .lock()
         .unwrap()
         .insert(step.to_owned(), met.to_vec());
-    let _ = h.signals.send(ClusterSignal::Changed);
+    let _ = h.signals.send(ClusterEvent::Changed);
 }
 
 /// Returns once the loop has handled everything sent so far and waits for its next event: the
@@ -243,8 +243,8 @@ async fn non_interactive_passes_each_step_as_its_goals_hold() {
             settle().await;
             let _ = h
                 .signals
-                .send(ClusterSignal::Lost("connection refused".to_owned()));
-            let _ = h.signals.send(ClusterSignal::Restored);
+                .send(ClusterEvent::Lost("connection refused".to_owned()));
+            let _ = h.signals.send(ClusterEvent::Restored);
             set(&h, "make", &[true, true]);
             settle().await;
             set(&h, "last", &[true]);
@@ -272,8 +272,8 @@ async fn non_interactive_passes_each_step_as_its_goals_hold() {
     assert_eq!(
         output.cluster,
         vec![
-            ClusterSignal::Lost("connection refused".to_owned()),
-            ClusterSignal::Restored
+            ClusterEvent::Lost("connection refused".to_owned()),
+            ClusterEvent::Restored
         ]
     );
     assert_eq!(
@@ -374,12 +374,12 @@ async fn a_loss_is_reported_once_and_changes_flowing_again_count_as_restored() {
         tokio::spawn(async move {
             settle().await;
             for _ in 0..3 {
-                let _ = h.signals.send(ClusterSignal::Lost("refused".to_owned()));
+                let _ = h.signals.send(ClusterEvent::Lost("refused".to_owned()));
             }
             settle().await;
             set(&h, "make", &[true, true]);
             settle().await;
-            let _ = h.signals.send(ClusterSignal::Restored);
+            let _ = h.signals.send(ClusterEvent::Restored);
             set(&h, "last", &[true]);
             settle().await;
         })
@@ -389,8 +389,8 @@ async fn a_loss_is_reported_once_and_changes_flowing_again_count_as_restored() {
     assert_eq!(
         output.cluster,
         vec![
-            ClusterSignal::Lost("refused".to_owned()),
-            ClusterSignal::Restored
+            ClusterEvent::Lost("refused".to_owned()),
+            ClusterEvent::Restored
         ]
     );
     // Both right after `step_started make`, the third event: the recovery is reported with the
@@ -404,7 +404,7 @@ async fn a_refused_watch_is_reported_without_counting_as_a_loss() {
         tokio::spawn(async move {
             settle().await;
             let why = "not permitted to watch Endpoints in namespace default: 403 Forbidden";
-            let _ = h.signals.send(ClusterSignal::Denied(why.to_owned()));
+            let _ = h.signals.send(ClusterEvent::Denied(why.to_owned()));
             settle().await;
             // The goals are judged on: nothing waits for the cluster to "come back".
             set(&h, "make", &[true, true]);
@@ -417,7 +417,7 @@ async fn a_refused_watch_is_reported_without_counting_as_a_loss() {
     assert_eq!(ending, Ending::Passed);
     assert_eq!(
         output.cluster,
-        vec![ClusterSignal::Denied(
+        vec![ClusterEvent::Denied(
             "not permitted to watch Endpoints in namespace default: 403 Forbidden".to_owned()
         )]
     );
@@ -472,10 +472,10 @@ async fn a_recovery_while_the_menu_is_open_is_reported_when_it_closes() {
             settle().await;
             h.input.send(InputEvent::Continue).unwrap();
             settle().await;
-            let _ = h.signals.send(ClusterSignal::Lost("refused".to_owned()));
+            let _ = h.signals.send(ClusterEvent::Lost("refused".to_owned()));
             settle().await;
             open_menu(&h).await;
-            let _ = h.signals.send(ClusterSignal::Restored);
+            let _ = h.signals.send(ClusterEvent::Restored);
             set(&h, "make", &[true, true]);
             settle().await;
             h.input.send(InputEvent::MenuClosed).unwrap();
@@ -488,8 +488,8 @@ async fn a_recovery_while_the_menu_is_open_is_reported_when_it_closes() {
     assert_eq!(
         output.cluster,
         vec![
-            ClusterSignal::Lost("refused".to_owned()),
-            ClusterSignal::Restored
+            ClusterEvent::Lost("refused".to_owned()),
+            ClusterEvent::Restored
         ]
     );
     assert!(

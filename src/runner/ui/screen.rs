@@ -10,7 +10,7 @@ use owo_colors::OwoColorize;
 use crate::lesson::Step;
 use crate::runner::events::Output;
 use crate::runner::machine::{GoalReport, Machine, StepOutcome, Transition};
-use crate::runner::source::ClusterSignal;
+use crate::runner::source::ClusterEvent;
 use crate::runner::ui::checklist::{TICK, goal_entry, goal_text};
 use crate::term::Styles;
 
@@ -256,17 +256,17 @@ impl Output for Screen {
         }
     }
 
-    fn cluster(&mut self, signal: &ClusterSignal) {
+    fn cluster(&mut self, signal: &ClusterEvent) {
         match signal {
-            ClusterSignal::Lost(why) => self.say(&format!(
+            ClusterEvent::Lost(why) => self.say(&format!(
                 "  {} cluster unreachable ({why}), retrying…",
                 "⚠".style(self.styles.warning)
             )),
-            ClusterSignal::Restored => self.say("  cluster reachable again; checking resumes"),
-            ClusterSignal::Denied(why) => {
+            ClusterEvent::Restored => self.say("  cluster reachable again; checking resumes"),
+            ClusterEvent::Denied(why) => {
                 self.say(&format!("  {} {why}", "⚠".style(self.styles.warning)));
             }
-            ClusterSignal::Changed => {}
+            ClusterEvent::Changed => {}
         }
     }
 
