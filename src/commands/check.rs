@@ -18,8 +18,8 @@ use crate::error::{
 };
 use crate::lesson::{self, Diagnostic, Lesson, LessonError};
 use crate::runner::json::{JsonEvent, JsonWriter};
+use crate::smoke::cluster::LessonCluster;
 use crate::smoke::report::{LessonReport, junit, step_lines, summary};
-use crate::smoke::target::Target;
 use crate::smoke::{CheckConfig, StepResult, check_lesson};
 use crate::term::{Console, Stream, Styles};
 
@@ -217,7 +217,7 @@ async fn check_one(
     human: &Human,
     json: &mut Option<JsonWriter<std::io::Stdout>>,
 ) -> (LessonReport, u8) {
-    let target = match Target::prepare(chosen, lesson).await {
+    let target = match LessonCluster::prepare(chosen, lesson).await {
         Ok(target) => target,
         Err(err) => {
             let why = crate::error::chain(&err);
@@ -274,7 +274,7 @@ async fn check_one(
 
 /// Cleans the cluster up after a lesson. After a Ctrl-C the learner is told what is being
 /// cleaned, and a second Ctrl-C leaves it (saying what was left where).
-async fn finish(name: &str, target: Target, interrupted: bool, human: &Human) {
+async fn finish(name: &str, target: LessonCluster, interrupted: bool, human: &Human) {
     let leftover = target.leftover();
     let warn = |err: crate::smoke::SmokeError| {
         tracing::warn!("{name}: {}", crate::error::chain(&err));

@@ -311,7 +311,7 @@ async fn forward_interrupts(events: mpsc::UnboundedSender<InputEvent>) {
 }
 
 /// A lesson read from disk, with what progress needs to know about its file.
-pub struct LoadedLesson {
+pub struct LessonFile {
     /// The lesson.
     pub lesson: Lesson,
     /// The lesson file, canonicalised.
@@ -320,10 +320,10 @@ pub struct LoadedLesson {
     pub hash: String,
 }
 
-fn load_lesson(path: &Path, console: &Console) -> Result<LoadedLesson, Error> {
+fn load_lesson(path: &Path, console: &Console) -> Result<LessonFile, Error> {
     let loaded = crate::lesson::load(path).map_err(|err| super::lesson_error(&err, console))?;
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-    Ok(LoadedLesson {
+    Ok(LessonFile {
         hash: progress::lesson_hash(loaded.text.as_bytes()),
         lesson: loaded.lesson,
         canonical,

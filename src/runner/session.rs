@@ -71,7 +71,7 @@ pub struct Opened {
 }
 
 /// The cluster a run uses, and the sandbox behind it if one was started.
-pub struct Session {
+pub struct RunCluster {
     /// Goal statuses from that cluster.
     pub source: LiveSource,
     /// What opening did.
@@ -79,7 +79,7 @@ pub struct Session {
     sandbox: Option<Sandbox>,
 }
 
-impl Session {
+impl RunCluster {
     /// Stops the sandbox, if this run started one (its state stays on disk).
     pub async fn shutdown(self) {
         drop(self.source);
@@ -96,7 +96,11 @@ pub fn sandbox_dir(state_dir: &Path, lesson_key: &str) -> PathBuf {
 
 /// Opens the session at `place`: starts the sandbox there if it is one, then creates the
 /// lesson's namespace.
-pub async fn open(place: Place, lesson: &Lesson, namespace: &str) -> Result<Session, SessionError> {
+pub async fn open(
+    place: Place,
+    lesson: &Lesson,
+    namespace: &str,
+) -> Result<RunCluster, SessionError> {
     let mut opened = Opened::default();
     let (cluster, sandbox) = match place {
         Place::Cluster(cluster) => (cluster, None),
@@ -120,7 +124,7 @@ pub async fn open(place: Place, lesson: &Lesson, namespace: &str) -> Result<Sess
             return Err(err.into());
         }
     }
-    Ok(Session {
+    Ok(RunCluster {
         source: LiveSource::new(cluster, namespace.to_owned()),
         opened,
         sandbox,

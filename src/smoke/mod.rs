@@ -6,10 +6,10 @@
 //! module adds what CI needs around it: a clean cluster per lesson, the lesson-bug check,
 //! failure diagnostics, and results for the reports.
 
+pub mod cluster;
 pub mod report;
 pub mod solution;
 pub mod source;
-pub mod target;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -25,11 +25,11 @@ use crate::runner::events::{Ending, InputMode, Loop, LoopConfig};
 use crate::runner::json::{JsonEvent, JsonWriter, millis, unmet_goals};
 use crate::runner::live::LiveSource;
 use crate::runner::machine::Machine;
+use crate::smoke::cluster::LessonCluster;
 use crate::smoke::solution::{
     SolutionEnv, data_plane_failure, first_failure, run_solution, transcript,
 };
 use crate::smoke::source::{SolvingSource, StepOutput};
-use crate::smoke::target::Target;
 
 /// How often steps with `http` goals are re-judged (the live source re-probes at its own pace).
 const HTTP_POLL: Duration = Duration::from_millis(500);
@@ -173,7 +173,7 @@ pub struct CheckConfig {
 /// comes. Under `fail_fast` the steps after a failure are returned as skipped.
 pub async fn check_lesson<W: Write>(
     lesson: &Lesson,
-    target: &Target,
+    target: &LessonCluster,
     config: CheckConfig,
     interrupted: &CancellationToken,
     mut json: Option<&mut JsonWriter<W>>,
@@ -232,7 +232,7 @@ async fn check_step<W: Write>(
     captured: &mut BTreeMap<String, String>,
     env: &SolutionEnv,
     config: CheckConfig,
-    target: &Target,
+    target: &LessonCluster,
     mut json: Option<&mut JsonWriter<W>>,
 ) -> StepResult {
     let started = Instant::now();
@@ -333,7 +333,7 @@ async fn check_step<W: Write>(
 }
 
 /// Recent events and pod states of the objects the unmet goals are about.
-async fn diagnose(target: &Target, step: &Step, machine: &Machine) -> Vec<String> {
+async fn diagnose(target: &LessonCluster, step: &Step, machine: &Machine) -> Vec<String> {
     let ns = &target.namespace;
     let specs = step_requirements(&step.goals, &[], ns);
     let Ok(watch) = target.cluster.watch(specs).await else {

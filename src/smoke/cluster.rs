@@ -21,8 +21,8 @@ const NAMESPACE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long deleting the namespace afterwards may take.
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A cluster ready for one lesson; [`Target::finish`] cleans up after it.
-pub struct Target {
+/// A cluster ready for one lesson; [`LessonCluster::finish`] cleans up after it.
+pub struct LessonCluster {
     /// The cluster.
     pub cluster: Cluster,
     /// Kubeconfig for solution commands.
@@ -36,18 +36,20 @@ pub struct Target {
     dir: PrivateDir,
 }
 
-impl Target {
+impl LessonCluster {
     /// Prepares a clean cluster for `lesson` on the chosen one: a fresh sandbox, or a fresh
     /// namespace on the context.
-    pub async fn prepare(chosen: &Chosen, lesson: &Lesson) -> Result<Target, SmokeError> {
+    pub async fn prepare(chosen: &Chosen, lesson: &Lesson) -> Result<LessonCluster, SmokeError> {
         let dir = PrivateDir::create()?;
         match chosen {
-            Chosen::Sandbox { .. } => Target::sandbox(lesson, dir).await,
-            Chosen::Context { cluster, .. } => Target::context(cluster.clone(), lesson, dir).await,
+            Chosen::Sandbox { .. } => LessonCluster::sandbox(lesson, dir).await,
+            Chosen::Context { cluster, .. } => {
+                LessonCluster::context(cluster.clone(), lesson, dir).await
+            }
         }
     }
 
-    async fn sandbox(lesson: &Lesson, dir: PrivateDir) -> Result<Target, SmokeError> {
+    async fn sandbox(lesson: &Lesson, dir: PrivateDir) -> Result<LessonCluster, SmokeError> {
         let kubeconfig = dir.path.join("kubeconfig");
         let sandbox = Sandbox::start(SandboxConfig {
             kubeconfig: Some(kubeconfig.clone()),
@@ -80,7 +82,7 @@ impl Target {
             .ensure_namespace(&namespace, NAMESPACE_TIMEOUT)
             .await
             .map_err(|source| SmokeError::Cluster(Box::new(source)))?;
-        Ok(Target {
+        Ok(LessonCluster {
             cluster,
             kubeconfig,
             namespace,
@@ -95,7 +97,7 @@ impl Target {
         cluster: Cluster,
         lesson: &Lesson,
         dir: PrivateDir,
-    ) -> Result<Target, SmokeError> {
+    ) -> Result<LessonCluster, SmokeError> {
         let namespace = fresh_namespace(&lesson.namespace);
         let kubeconfig = dir.path.join("kubeconfig");
         let user_config =
@@ -111,7 +113,7 @@ impl Target {
                 },
                 other => SmokeError::Cluster(Box::new(other)),
             })?;
-        Ok(Target {
+        Ok(LessonCluster {
             description: format!("context {} ({})", cluster.context(), cluster.server()),
             cluster,
             kubeconfig,
@@ -122,7 +124,7 @@ impl Target {
         })
     }
 
-    /// What [`Target::finish`] does, for humans: `deleting namespace x on context y`.
+    /// What [`LessonCluster::finish`] does, for humans: `deleting namespace x on context y`.
     pub fn cleanup(&self) -> String {
         if self.fresh_namespace {
             format!(
@@ -135,7 +137,7 @@ impl Target {
         }
     }
 
-    /// What stays behind when [`Target::finish`] does not run to its end, and how to remove it;
+    /// What stays behind when [`LessonCluster::finish`] does not run to its end, and how to remove it;
     /// `None` when nothing outlives this process (the embedded sandbox).
     pub fn leftover(&self) -> Option<String> {
         self.fresh_namespace.then(|| {
