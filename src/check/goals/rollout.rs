@@ -10,6 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::check::world::World;
 use crate::check::{Difference, GoalContext, GoalStatus};
+pub use crate::k8s::pod::pod_ready;
 use crate::k8s::selector::LabelSelector;
 use crate::lesson::model::{
     DeployedGoal, RolledBackGoal, RolloutStuckGoal, ScaledGoal, UpdatedGoal,
@@ -236,16 +237,6 @@ fn pod_runs(pod: &Pod, image: &str, container: Option<&str>) -> bool {
     containers_of(pod.spec.as_ref())
         .iter()
         .any(|(c, i)| i == image && container.is_none_or(|wanted| wanted == c))
-}
-
-/// Whether the pod's Ready condition is True.
-pub fn pod_ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
 /// The pod's state in kubectl's words: a container's waiting or terminated reason wins over
