@@ -8,6 +8,7 @@ pub mod kubeconfig;
 pub mod kubelet;
 pub mod metrics;
 pub mod nodeports;
+pub mod objects;
 pub mod persist;
 pub mod server;
 pub mod store;
