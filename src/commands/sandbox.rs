@@ -22,7 +22,7 @@ pub fn run(args: SandboxArgs) -> Result<ExitCode, Error> {
             let loaded = crate::lesson::load::load(path).map_err(|e| {
                 Error::Lesson(e.render(&crate::lesson::diagnostic::Styles::plain()))
             })?;
-            loaded.lesson.sandbox.images
+            loaded.lesson.sandbox.apps()
         }
     };
     let config = SandboxConfig {

@@ -254,6 +254,17 @@ impl WorkloadSpec {
     }
 }
 
+view! {
+    /// A spec or status reduced to its `replicas` (a Scale's view of a workload).
+    pub struct Replicas {
+        /// `replicas`.
+        pub replicas: Option<i64>,
+    }
+}
+
+/// A Deployment or ReplicaSet as its `scale` subresource sees it, or a Scale.
+pub type Scaled<'a> = Object<'a, Replicas, Replicas>;
+
 /// Whether a pod still counts: not terminating and not finished.
 pub fn pod_active(pod: &Pod) -> bool {
     !pod.metadata.is_terminating() && !pod_finished(pod)
@@ -307,9 +318,36 @@ view! {
     }
 }
 
+view! {
+    /// An object's status as JSON.
+    struct StatusJson {
+        status: Option<Value>,
+    }
+}
+
+/// `json`'s `status`, when it has one.
+pub fn status_json(json: &Value) -> Option<Value> {
+    view_of::<StatusJson>(json).status
+}
+
+/// Sets `json`'s `status` to `status`, or removes it for `None`.
+pub fn set_status_json(json: &mut Value, status: Option<Value>) {
+    if let Some(fields) = json.as_object_mut() {
+        match status {
+            Some(s) => fields.insert(STATUS.to_owned(), s),
+            None => fields.remove(STATUS),
+        };
+    }
+}
+
+/// The top-level field the control plane (rather than the user) owns.
+const STATUS: &str = "status";
+
 /// `json` with its `status` replaced by `status`: the rest of `json` stays as it is.
 pub fn with_status<T: Serialize>(json: &Value, status: &T) -> Value {
-    with_fields(json, serde_json::json!({ "status": to_json(status) }))
+    let mut out = json.clone();
+    set_status_json(&mut out, Some(to_json(status)));
+    out
 }
 
 /// `json` with `patch` applied as a JSON merge patch (RFC 7386): a small edit of a few

@@ -251,6 +251,13 @@ pub fn set_annotation(obj: &mut Value, key: &str, value: &str) {
     set_in(obj, "annotations", key, value);
 }
 
+/// Removes a label, when the object has it.
+pub fn remove_label(obj: &mut Value, key: &str) {
+    if let Some(Value::Object(labels)) = obj.get_mut("metadata").and_then(|m| m.get_mut("labels")) {
+        labels.remove(key);
+    }
+}
+
 /// Sets `key` in the metadata map `field` (labels or annotations), creating it if needed.
 fn set_in(obj: &mut Value, field: &str, key: &str, value: &str) {
     let meta = metadata_mut(obj);
