@@ -258,29 +258,28 @@ fn allocate_service(
             .iter()
             .find(|o| o.port == p.port)
             .and_then(|o| o.node_port.as_i64());
+        let bad_port = |why: &str| {
+            let field = format!("spec.ports[{i}].nodePort");
+            invalid(
+                "Service",
+                "",
+                &name,
+                &field,
+                "FieldValueInvalid",
+                why.to_owned(),
+            )
+        };
         let port = match wanted.or(kept) {
             Some(n) => {
                 if !NODE_PORTS.contains(&n) {
-                    return invalid(
-                        "Service",
-                        "",
-                        &name,
-                        &format!("spec.ports[{i}].nodePort"),
-                        "FieldValueInvalid",
-                        format!(
-                            "Invalid value: {n}: provided port is not in the valid range. The range of valid ports is 30000-32767"
-                        ),
-                    );
+                    return bad_port(&format!(
+                        "Invalid value: {n}: provided port is not in the valid range. The range of valid ports is 30000-32767"
+                    ));
                 }
                 if taken.contains(&n) {
-                    return invalid(
-                        "Service",
-                        "",
-                        &name,
-                        &format!("spec.ports[{i}].nodePort"),
-                        "FieldValueInvalid",
-                        format!("Invalid value: {n}: provided port is already allocated"),
-                    );
+                    return bad_port(&format!(
+                        "Invalid value: {n}: provided port is already allocated"
+                    ));
                 }
                 n
             }

@@ -52,6 +52,11 @@ impl Bench {
         }
     }
 
+    /// The kubelet's first sight of `pod`, at the start.
+    fn first_sight(&mut self, pod: &Pod) -> (PodRuntime, Vec<Event>) {
+        self.at(Duration::ZERO, |ctx| first_sight(pod, ctx))
+    }
+
     /// Runs `f` with a context at `at` after the start.
     fn at<T>(&mut self, at: Duration, f: impl FnOnce(&mut Context) -> T) -> T {
         let ids = &mut self.ids;
@@ -99,7 +104,7 @@ fn a_pullable_image_runs_once_the_pod_has_started() {
     let json = pod("nginx:1.27");
     let pod: Pod = view_of(&json);
     let mut bench = Bench::new(vec!["nginx:1.27"]);
-    let (mut rt, pulls) = bench.at(Duration::ZERO, |ctx| first_sight(&pod, ctx));
+    let (mut rt, pulls) = bench.first_sight(&pod);
     assert_eq!(
         reasons(&pulls),
         vec![("Pulling", "Pulling image \"nginx:1.27\"")]
@@ -142,7 +147,7 @@ fn a_missing_image_fails_then_backs_off_and_retries_with_one_pair_of_pull_errors
     let json = pod("nginx:lates");
     let pod: Pod = view_of(&json);
     let mut bench = Bench::new(vec![]);
-    let (mut rt, _) = bench.at(Duration::ZERO, |ctx| first_sight(&pod, ctx));
+    let (mut rt, _) = bench.first_sight(&pod);
     let failed = bench.at(Duration::from_secs(1), |ctx| step(&mut rt, &pod, ctx));
     let got: Vec<(&str, &str)> = failed.events.iter().map(|e| (e.kind, e.reason)).collect();
     assert_eq!(got, vec![("Warning", "Failed"), ("Warning", "Failed")]);
@@ -189,7 +194,7 @@ fn an_image_that_appears_in_the_catalogue_is_pulled_after_the_back_off() {
     let json = pod("web:2");
     let pod: Pod = view_of(&json);
     let mut bench = Bench::new(vec![]);
-    let (mut rt, _) = bench.at(Duration::ZERO, |ctx| first_sight(&pod, ctx));
+    let (mut rt, _) = bench.first_sight(&pod);
     bench.at(Duration::from_secs(1), |ctx| step(&mut rt, &pod, ctx));
     bench.images = Known(vec!["web:2"]);
     let back = bench.at(Duration::from_secs(12), |ctx| step(&mut rt, &pod, ctx));
@@ -205,7 +210,7 @@ fn an_image_already_on_the_node_is_not_pulled_again() {
     let pod: Pod = view_of(&json);
     let mut bench = Bench::new(vec!["nginx:1.27"]);
     bench.node.pulled.insert("nginx:1.27".to_owned());
-    let (mut rt, pulls) = bench.at(Duration::ZERO, |ctx| first_sight(&pod, ctx));
+    let (mut rt, pulls) = bench.first_sight(&pod);
     assert!(pulls.is_empty());
     let started = bench.at(Duration::from_secs(1), |ctx| step(&mut rt, &pod, ctx));
     assert_eq!(
@@ -229,7 +234,7 @@ fn a_pod_running_before_a_restart_is_adopted_as_it_is() {
     });
     let pod: Pod = view_of(&json);
     let mut bench = Bench::new(vec!["nginx:1.27"]);
-    let (mut rt, pulls) = bench.at(Duration::ZERO, |ctx| first_sight(&pod, ctx));
+    let (mut rt, pulls) = bench.first_sight(&pod);
     assert!(pulls.is_empty());
     assert!(rt.settled());
     assert_eq!(rt.ip.as_deref(), Some("10.244.1.7"));
