@@ -560,6 +560,62 @@ mod tests {
         resources::find(group, "v1", resource).expect("known resource")
     }
 
+    /// Containers that do nothing.
+    struct NoApps;
+
+    impl crate::sandbox::api::Apps for NoApps {
+        fn http(&self, _: &crate::sandbox::objects::Pod, _: &str) -> Option<(u16, String)> {
+            None
+        }
+        fn logs(&self, _: &crate::sandbox::objects::Pod, _: &str) -> Vec<String> {
+            Vec::new()
+        }
+        fn exec(
+            &self,
+            _: &crate::sandbox::objects::Pod,
+            _: &str,
+            _: &[String],
+        ) -> crate::sandbox::api::ExecOutput {
+            crate::sandbox::api::ExecOutput::default()
+        }
+        fn prompt(&self, _: &crate::sandbox::objects::Pod, _: &str) -> String {
+            String::new()
+        }
+    }
+
+    fn state() -> ApiState {
+        ApiState {
+            store: std::sync::Arc::new(crate::sandbox::store::Store::new()),
+            token: String::new(),
+            metrics: Default::default(),
+            server_address: String::new(),
+            catalogue: std::sync::Arc::new(NoApps),
+            shutdown: Default::default(),
+        }
+    }
+
+    #[test]
+    fn services_get_a_cluster_ip_and_node_ports_and_odd_ports_are_refused() {
+        let state = state();
+        let svc = json!({"metadata": {"name": "web"},
+            "spec": {"type": "NodePort", "clusterIP": "10.96.0.9", "ports": [{"port": 80}]}});
+        let admitted = admit_create(&state, info("services", ""), svc).expect("admitted");
+        let typed: crate::sandbox::objects::Service = view_of(&admitted);
+        assert_eq!(typed.spec.cluster_ip.as_deref(), Some("10.96.0.9"));
+        assert_eq!(typed.spec.cluster_ips, Some(vec!["10.96.0.9".to_owned()]));
+        let node_port = typed.spec.ports.as_ref().and_then(|p| p[0].node_port);
+        assert!(node_port.is_some_and(|n| NODE_PORTS.contains(&i64::from(n))));
+        // A bare number is not a port: refused, never a crash.
+        let odd = json!({"metadata": {"name": "odd"}, "spec": {"type": "NodePort", "ports": [80]}});
+        let err = admit_create(&state, info("services", ""), odd).expect_err("invalid");
+        assert_eq!(err.code, 422);
+        assert!(
+            err.message.contains("spec.ports[0].port"),
+            "{}",
+            err.message
+        );
+    }
+
     #[test]
     fn deployment_without_containers_is_invalid() {
         let d = json!({"metadata": {"name": "web"}, "spec": {"selector": {"matchLabels": {"app": "web"}},
