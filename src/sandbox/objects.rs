@@ -2,12 +2,13 @@
 //! printers read, deserialised from the stored JSON (`&Value`) without copying its strings.
 //!
 //! The store keeps objects as JSON so that nothing a type does not know is ever lost; these
-//! views only read. They are lenient, field by field: a value of the wrong type reads as
-//! absent (its default) instead of hiding the whole object, as the JSON accessors they
-//! replace did. A learner's object may hold values k8s-openapi's types reject although the
-//! API server takes them (a quantity written as a number, say), so the parts learners write
-//! (pod specs, templates, metadata) are our own views, and the parts the sandbox writes
-//! itself (statuses, Endpoints, Events, Nodes) are k8s-openapi's types.
+//! views only read, and writes go back as patches of the stored JSON ([`with_status`],
+//! [`merged`]) that leave every other field as it was. Views are lenient, field by field: a
+//! value of the wrong type reads as absent (its default) instead of hiding the whole object,
+//! as the JSON accessors they replace did. A learner's object may hold values k8s-openapi's
+//! types reject although the API server takes them (a quantity written as a number, say), so
+//! the parts learners write (pod specs, templates, metadata) are our own views, and the parts
+//! the sandbox writes itself (statuses, Endpoints, Events, Nodes) are k8s-openapi's types.
 
 use std::collections::BTreeMap;
 use std::ops::Deref;

@@ -118,13 +118,6 @@ struct State {
 
 type Res<T> = Result<T, StoreError>;
 
-/// A ReplicaSet's revision annotation as a number (0 when absent).
-pub fn revision(meta: &Meta) -> i64 {
-    meta.annotation(REVISION)
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(0)
-}
-
 fn sum(rss: &[Rs], f: impl Fn(&Rs) -> i64) -> i64 {
     rss.iter().map(f).sum()
 }
