@@ -23,7 +23,7 @@ pub fn run(args: SandboxArgs, console: &Console) -> Result<ExitCode, Error> {
         Some(path) => {
             let loaded =
                 crate::lesson::load(path).map_err(|err| super::lesson_error(&err, console))?;
-            loaded.lesson.sandbox.images
+            loaded.lesson.sandbox.apps()
         }
     };
     let config = SandboxConfig {

@@ -1,5 +1,6 @@
 //! Kubernetes vocabulary shared by the lesson linter, the goal checks and the sandbox:
-//! object-name rules and label/field selectors, implemented as the API server does.
+//! object-name rules, label/field selectors and pod readiness, implemented as the API server does.
 
 pub mod names;
+pub mod pod;
 pub mod selector;

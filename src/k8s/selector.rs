@@ -1,6 +1,7 @@
 //! Label and field selectors with the API server's grammar and matching rules
 //! (`k8s.io/apimachinery/pkg/labels` and `pkg/fields`).
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -44,13 +45,13 @@ pub struct Requirement {
 }
 
 impl Requirement {
-    fn matches(&self, labels: &dyn Fn(&str) -> Option<String>) -> bool {
-        let value = labels(&self.key);
+    /// Whether a label's value (`None` when the label is absent) satisfies the requirement.
+    fn matches(&self, value: Option<&str>) -> bool {
         match self.operator {
             Operator::Exists => value.is_some(),
             Operator::DoesNotExist => value.is_none(),
-            Operator::In => value.is_some_and(|v| self.values.contains(&v)),
-            Operator::NotIn => value.is_none_or(|v| !self.values.contains(&v)),
+            Operator::In => value.is_some_and(|v| self.values.iter().any(|w| w == v)),
+            Operator::NotIn => value.is_none_or(|v| !self.values.iter().any(|w| w == v)),
             Operator::Gt | Operator::Lt => {
                 let (Some(actual), Some(bound)) = (
                     value.and_then(|v| v.parse::<i64>().ok()),
@@ -399,6 +400,35 @@ impl LabelSelector {
         Ok(Self { requirements })
     }
 
+    /// The selector of a plain `map[string]string` (a Service's, a template's labels), as
+    /// `labels.SelectorFromSet` builds it: every key must have its value.
+    pub fn from_map<K: AsRef<str>, V: AsRef<str>>(set: &BTreeMap<K, V>) -> Self {
+        let requirements = set
+            .iter()
+            .map(|(key, value)| Requirement {
+                key: key.as_ref().to_owned(),
+                operator: Operator::In,
+                values: vec![value.as_ref().to_owned()],
+                single: true,
+            })
+            .collect();
+        Self { requirements }
+    }
+
+    /// The same selector in `labels.Selector`'s canonical order, as its `String()` prints it
+    /// (`kubectl get -o wide`, a Scale's `status.selector`): requirements sorted by key, the
+    /// values of a set sorted.
+    pub fn canonical(&self) -> Self {
+        let mut requirements = self.requirements.clone();
+        for r in &mut requirements {
+            if matches!(r.operator, Operator::In | Operator::NotIn) {
+                r.values.sort();
+            }
+        }
+        requirements.sort_by(|a, b| a.key.cmp(&b.key));
+        Self { requirements }
+    }
+
     /// Whether the selector has no requirements (and so matches everything).
     pub fn is_empty(&self) -> bool {
         self.requirements.is_empty()
@@ -409,21 +439,19 @@ impl LabelSelector {
         &self.requirements
     }
 
-    /// Whether a set of labels satisfies every requirement.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        let lookup = |key: &str| labels.get(key).cloned();
-        self.requirements.iter().all(|r| r.matches(&lookup))
+    /// Whether a set of labels (owned or borrowed strings) satisfies every requirement.
+    pub fn matches<K: Borrow<str> + Ord, V: AsRef<str>>(&self, labels: &BTreeMap<K, V>) -> bool {
+        self.matches_with(|key| labels.get(key).map(AsRef::as_ref))
+    }
+
+    /// Whether the labels `lookup` finds (`None` for an absent label) satisfy every requirement.
+    pub fn matches_with<'a>(&self, lookup: impl Fn(&str) -> Option<&'a str>) -> bool {
+        self.requirements.iter().all(|r| r.matches(lookup(&r.key)))
     }
 
     /// Whether a JSON labels map (as in `metadata.labels`, possibly absent) satisfies the selector.
     pub fn matches_json(&self, labels: Option<&Value>) -> bool {
-        let lookup = |key: &str| {
-            labels
-                .and_then(|l| l.get(key))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        self.requirements.iter().all(|r| r.matches(&lookup))
+        self.matches_with(|key| labels.and_then(|l| l.get(key)).and_then(Value::as_str))
     }
 }
 
@@ -585,6 +613,24 @@ mod tests {
         let s = LabelSelector::parse("app==web").unwrap();
         assert!(s.matches_json(Some(&json!({"app": "web"}))));
         assert!(!s.matches_json(None));
+    }
+
+    #[test]
+    fn sets_select_like_service_selectors_and_borrowed_maps_work() {
+        let set = BTreeMap::from([("app", "web"), ("tier", "front")]);
+        let s = LabelSelector::from_map(&set);
+        let borrowed = BTreeMap::from([("app", "web"), ("tier", "front"), ("x", "y")]);
+        assert!(s.matches(&borrowed));
+        assert!(!s.matches(&labels(&[("app", "web")])));
+        assert_eq!(s.to_string(), "app=web,tier=front");
+        assert!(LabelSelector::from_map(&BTreeMap::<String, String>::new()).matches(&borrowed));
+    }
+
+    #[test]
+    fn canonical_form_sorts_keys_and_set_values() {
+        let s = LabelSelector::parse("tier in (y,x),app=web,!legacy").unwrap();
+        assert_eq!(s.canonical().to_string(), "app=web,!legacy,tier in (x,y)");
+        assert_eq!(s.to_string(), "tier in (y,x),app=web,!legacy");
     }
 
     #[test]

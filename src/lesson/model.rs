@@ -86,6 +86,27 @@ fn default_app_port() -> u16 {
     80
 }
 
+impl From<&ImageSpec> for crate::sandbox::AppSpec {
+    fn from(spec: &ImageSpec) -> Self {
+        crate::sandbox::AppSpec {
+            image: spec.image.clone(),
+            port: spec.port,
+            response: spec.response.clone(),
+            logs: spec.logs.clone(),
+            env: spec.env.clone(),
+            workdir: spec.workdir.clone(),
+            files: spec.files.clone(),
+        }
+    }
+}
+
+impl SandboxSpec {
+    /// The lesson's images as the sandbox's catalogue takes them.
+    pub fn apps(&self) -> Vec<crate::sandbox::AppSpec> {
+        self.images.iter().map(Into::into).collect()
+    }
+}
+
 /// One step of a lesson: something to read and, usually, something to do.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

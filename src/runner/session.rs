@@ -157,7 +157,7 @@ async fn start_sandbox(
     let config = SandboxConfig {
         kubeconfig: Some(kubeconfig.clone()),
         state: Some(state),
-        images: lesson.sandbox.images.clone(),
+        images: lesson.sandbox.apps(),
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::start(config)

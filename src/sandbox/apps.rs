@@ -1,14 +1,32 @@
 //! What the simulated containers do: which images "exist", what their apps answer over
 //! HTTP, what they log, and a handful of shell commands for `kubectl exec`.
 //!
-//! Everything lesson-specific comes from the lesson's `ImageSpec`s; a few well-known public
-//! images get plausible built-in behaviour.
+//! Everything lesson-specific comes from the [`AppSpec`]s the sandbox is started with (a
+//! lesson's images); a few well-known public images get plausible built-in behaviour.
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use crate::sandbox::objects::{Pod, pod_ip};
 
-use crate::lesson::ImageSpec;
+/// An image the sandbox can "pull" and how its container behaves once running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSpec {
+    /// Image reference as a learner types it, e.g. `nginx:1.27`.
+    pub image: String,
+    /// TCP port the container's app listens on.
+    pub port: u16,
+    /// HTTP body the app answers with; `{hostname}`, `{pod}`, `{namespace}`, `{node}` and
+    /// `{ip}` are replaced by the pod's values.
+    pub response: String,
+    /// Lines the container writes to its log when it starts.
+    pub logs: Vec<String>,
+    /// Environment variables the image defines.
+    pub env: BTreeMap<String, String>,
+    /// Working directory of the container.
+    pub workdir: Option<String>,
+    /// Files in the container (path -> content).
+    pub files: BTreeMap<String, String>,
+}
 
 /// The kubernetes Service's ClusterIP, as containers see it in their environment.
 pub const KUBERNETES_SERVICE_IP: &str = "10.96.0.1";
@@ -21,7 +39,7 @@ struct App {
     /// Matches references after normalisation; `tag: None` matches any tag.
     repository: String,
     tag: Option<String>,
-    spec: ImageSpec,
+    spec: AppSpec,
     /// Whether anything listens on `spec.port`.
     serves_http: bool,
 }
@@ -84,7 +102,7 @@ pub fn normalize_image(reference: &str) -> (String, String) {
     (repo, tag)
 }
 
-fn builtin(repository: &str, spec: ImageSpec, serves_http: bool) -> App {
+fn builtin(repository: &str, spec: AppSpec, serves_http: bool) -> App {
     App {
         repository: repository.to_owned(),
         tag: None,
@@ -95,7 +113,7 @@ fn builtin(repository: &str, spec: ImageSpec, serves_http: bool) -> App {
 
 fn builtin_apps() -> Vec<App> {
     let nginx_page = "<!DOCTYPE html>\n<html>\n<head>\n<title>Welcome to nginx!</title>\n</head>\n<body>\n<h1>Welcome to nginx!</h1>\n<p>If you see this page, the nginx web server is successfully installed and\nworking. Further configuration is required.</p>\n</body>\n</html>\n";
-    let nginx = ImageSpec {
+    let nginx = AppSpec {
         image: "nginx".into(),
         port: 80,
         response: nginx_page.into(),
@@ -113,7 +131,7 @@ fn builtin_apps() -> Vec<App> {
         )]),
     };
     let httpd_page = "<html><body><h1>It works!</h1></body></html>\n";
-    let httpd = ImageSpec {
+    let httpd = AppSpec {
         image: "httpd".into(),
         port: 80,
         response: httpd_page.into(),
@@ -125,7 +143,7 @@ fn builtin_apps() -> Vec<App> {
         workdir: Some("/usr/local/apache2".into()),
         files: BTreeMap::from([("htdocs/index.html".to_owned(), httpd_page.to_owned())]),
     };
-    let quiet = |image: &str| ImageSpec {
+    let quiet = |image: &str| AppSpec {
         image: image.into(),
         port: 80,
         response: String::new(),
@@ -147,19 +165,18 @@ fn builtin_apps() -> Vec<App> {
 }
 
 /// Replaces `{hostname}`, `{pod}`, `{namespace}`, `{node}` and `{ip}` with the pod's values.
-fn render(template: &str, pod: &Value) -> String {
-    let get = |p: &str| pod.pointer(p).and_then(Value::as_str).unwrap_or("");
+fn render(template: &str, pod: &Pod) -> String {
     template
-        .replace("{hostname}", get("/metadata/name"))
-        .replace("{pod}", get("/metadata/name"))
-        .replace("{namespace}", get("/metadata/namespace"))
-        .replace("{node}", get("/spec/nodeName"))
-        .replace("{ip}", get("/status/podIP"))
+        .replace("{hostname}", pod.metadata.name)
+        .replace("{pod}", pod.metadata.name)
+        .replace("{namespace}", pod.metadata.namespace)
+        .replace("{node}", pod.spec.node_name)
+        .replace("{ip}", pod_ip(pod))
 }
 
 impl Catalogue {
-    /// A catalogue of the lesson's images, then the built-in ones; lesson images win.
-    pub fn new(images: &[ImageSpec]) -> Self {
+    /// A catalogue of the given images, then the built-in ones; the given images win.
+    pub fn new(images: &[AppSpec]) -> Self {
         let mut apps: Vec<App> = images
             .iter()
             .map(|spec| {
@@ -200,7 +217,7 @@ impl Catalogue {
     }
 
     /// The app's answer to `GET path`, or `None` when nothing listens.
-    pub fn http_response(&self, image: &str, pod: &Value, path: &str) -> Option<(u16, String)> {
+    pub fn http_response(&self, image: &str, pod: &Pod, path: &str) -> Option<(u16, String)> {
         let app = self.find(image).filter(|a| a.serves_http)?;
         let path = path.split('?').next().unwrap_or("/");
         if path.is_empty() || path == "/" {
@@ -211,7 +228,7 @@ impl Catalogue {
     }
 
     /// The container log: the image's start-up lines, rendered for the pod.
-    pub fn logs(&self, image: &str, pod: &Value) -> String {
+    pub fn logs(&self, image: &str, pod: &Pod) -> String {
         let Some(app) = self.find(image) else {
             return String::new();
         };
@@ -223,14 +240,9 @@ impl Catalogue {
     }
 
     /// The shell prompt of an interactive session (`root@POD:/workdir# `).
-    pub fn prompt(&self, image: &str, pod: &Value) -> String {
+    pub fn prompt(&self, image: &str, pod: &Pod) -> String {
         let wd = self.workdir(image);
-        format!(
-            "root@{}:{wd}# ",
-            pod.pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-        )
+        format!("root@{}:{wd}# ", pod.metadata.name)
     }
 
     fn workdir(&self, image: &str) -> String {
@@ -240,7 +252,7 @@ impl Catalogue {
     }
 
     /// The environment a container sees, in `env` order.
-    pub fn environment(&self, image: &str, pod: &Value) -> Vec<(String, String)> {
+    pub fn environment(&self, image: &str, pod: &Pod) -> Vec<(String, String)> {
         let app = self.find(image);
         let image_env = app.map(|a| a.spec.env.clone()).unwrap_or_default();
         let mut env = vec![(
@@ -250,32 +262,23 @@ impl Catalogue {
                 .cloned()
                 .unwrap_or_else(|| DEFAULT_PATH.to_owned()),
         )];
-        let pod_name = pod
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        env.push(("HOSTNAME".into(), pod_name.into()));
+        env.push(("HOSTNAME".into(), pod.metadata.name.into()));
         for (k, v) in &image_env {
             if k != "PATH" {
                 env.push((k.clone(), v.clone()));
             }
         }
         let container_env = pod
-            .pointer("/spec/containers")
-            .and_then(Value::as_array)
-            .and_then(|cs| {
-                cs.iter()
-                    .find(|c| c.get("image").and_then(Value::as_str) == Some(image))
-            })
-            .and_then(|c| c.get("env"))
-            .and_then(Value::as_array);
-        for e in container_env.into_iter().flatten() {
-            if let (Some(k), Some(v)) = (
-                e.get("name").and_then(Value::as_str),
-                e.get("value").and_then(Value::as_str),
-            ) {
-                env.retain(|(n, _)| n != k);
-                env.push((k.into(), v.into()));
+            .spec
+            .containers
+            .iter()
+            .find(|c| c.image == image)
+            .map(|c| c.env.as_slice())
+            .unwrap_or_default();
+        for e in container_env {
+            if let Some(v) = e.value {
+                env.retain(|(n, _)| n != e.name);
+                env.push((e.name.into(), v.into()));
             }
         }
         let ip = KUBERNETES_SERVICE_IP;
@@ -296,7 +299,7 @@ impl Catalogue {
     }
 
     /// Runs a simple command inside the simulated container.
-    pub fn exec(&self, image: &str, pod: &Value, argv: &[String]) -> ExecResult {
+    pub fn exec(&self, image: &str, pod: &Pod, argv: &[String]) -> ExecResult {
         let Some(cmd) = argv.first() else {
             return ExecResult::fail("error: you must specify at least one command\n".into(), 1);
         };
@@ -324,12 +327,7 @@ impl Catalogue {
                     })
                     .collect(),
             ),
-            "hostname" => ExecResult::ok(format!(
-                "{}\n",
-                pod.pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-            )),
+            "hostname" => ExecResult::ok(format!("{}\n", pod.metadata.name)),
             "pwd" => ExecResult::ok(format!("{}\n", self.workdir(image))),
             "whoami" => ExecResult::ok("root\n".into()),
             "true" => ExecResult::ok(String::new()),
@@ -392,7 +390,7 @@ impl Catalogue {
         ExecResult::ok(out)
     }
 
-    fn cat(&self, image: &str, pod: &Value, args: &[String]) -> ExecResult {
+    fn cat(&self, image: &str, pod: &Pod, args: &[String]) -> ExecResult {
         let wd = self.workdir(image);
         let files = self.files(image);
         let mut out = String::new();
@@ -415,7 +413,7 @@ impl Catalogue {
         }
     }
 
-    fn curl(&self, image: &str, pod: &Value, args: &[String]) -> ExecResult {
+    fn curl(&self, image: &str, pod: &Pod, args: &[String]) -> ExecResult {
         let Some(url) = args.iter().find(|a| !a.starts_with('-')) else {
             return ExecResult::fail(
                 "curl: try 'curl --help' or 'curl --manual' for more information\n".into(),
@@ -433,14 +431,8 @@ impl Catalogue {
             Some((h, p)) => (h, p.parse::<u16>().ok()),
             None => (hostport, Some(80)),
         };
-        let own_ip = pod
-            .pointer("/status/podIP")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let pod_name = pod
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let own_ip = pod_ip(pod);
+        let pod_name = pod.metadata.name;
         let local = matches!(host, "localhost" | "127.0.0.1" | "0.0.0.0")
             || host == own_ip
             || host == pod_name;

@@ -56,9 +56,7 @@ pub fn normalize(v: &Value) -> Option<Value> {
 /// A template with the hash label removed and normalised, ready to compare or hash.
 fn comparable_template(template: &Value) -> Value {
     let mut t = template.clone();
-    if let Some(Value::Object(labels)) = t.pointer_mut("/metadata/labels") {
-        labels.remove(POD_TEMPLATE_HASH);
-    }
+    crate::sandbox::store::meta::remove_label(&mut t, POD_TEMPLATE_HASH);
     normalize(&t).unwrap_or(Value::Null)
 }
 

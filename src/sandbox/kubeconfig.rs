@@ -71,12 +71,36 @@ mod tests {
 
     #[test]
     fn renders_a_parseable_kubeconfig() {
+        /// The parts of a kubeconfig a client needs here.
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        struct Config {
+            current_context: String,
+            users: Vec<Named<User>>,
+            clusters: Vec<Named<Cluster>>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Named<T> {
+            user: Option<T>,
+            cluster: Option<T>,
+        }
+        #[derive(serde::Deserialize)]
+        struct User {
+            token: String,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        struct Cluster {
+            certificate_authority_data: String,
+        }
         let text = render("https://127.0.0.1:6443", "PEM", "tok");
-        let parsed: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
-        assert_eq!(parsed["current-context"].as_str(), Some(CONTEXT));
-        assert_eq!(parsed["users"][0]["user"]["token"].as_str(), Some("tok"));
+        let parsed: Config = serde_yaml::from_str(&text).expect("a kubeconfig");
+        assert_eq!(parsed.current_context, CONTEXT);
+        let user = parsed.users.first().and_then(|u| u.user.as_ref());
+        assert_eq!(user.map(|u| u.token.as_str()), Some("tok"));
+        let cluster = parsed.clusters.first().and_then(|c| c.cluster.as_ref());
         assert_eq!(
-            parsed["clusters"][0]["cluster"]["certificate-authority-data"].as_str(),
+            cluster.map(|c| c.certificate_authority_data.as_str()),
             Some("UEVN")
         );
     }

@@ -8,6 +8,7 @@ pub mod kubeconfig;
 pub mod kubelet;
 pub mod metrics;
 pub mod nodeports;
+pub mod objects;
 pub mod persist;
 pub mod server;
 pub mod store;
@@ -18,13 +19,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::lesson::model::ImageSpec;
 use api::{ApiState, Apps, ExecOutput};
+pub use apps::AppSpec;
 use metrics::Metrics;
+use objects::Pod;
 use store::Store;
 
 /// How to start a sandbox.
@@ -36,8 +37,8 @@ pub struct SandboxConfig {
     pub kubeconfig: Option<PathBuf>,
     /// File in which objects persist across restarts.
     pub state: Option<PathBuf>,
-    /// The image catalogue (from the lesson's `sandbox` section).
-    pub images: Vec<ImageSpec>,
+    /// The images the sandbox can "pull" beyond its built-in ones (a lesson's).
+    pub images: Vec<AppSpec>,
     /// Simulation speed factor: 1.0 is lifelike, larger is faster (tests use 10 or more).
     pub speed: f64,
 }
@@ -234,31 +235,25 @@ fn host_port(addr: SocketAddr) -> String {
 /// The catalogue seen through the API's [`Apps`] interface: each container runs its image.
 struct CatalogueApps(Arc<apps::Catalogue>);
 
-fn container_image<'a>(pod: &'a Value, container: Option<&str>) -> &'a str {
-    pod["spec"]["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| container.is_none_or(|n| c["name"].as_str() == Some(n)))
-        .and_then(|c| c["image"].as_str())
-        .unwrap_or_default()
+fn container_image<'a>(pod: &Pod<'a>, container: Option<&str>) -> &'a str {
+    pod.spec.container(container).map_or("", |c| c.image)
 }
 
 impl Apps for CatalogueApps {
-    fn http(&self, pod: &Value, path: &str) -> Option<(u16, String)> {
+    fn http(&self, pod: &Pod, path: &str) -> Option<(u16, String)> {
         self.0.http_response(container_image(pod, None), pod, path)
     }
-    fn logs(&self, pod: &Value, container: &str) -> Vec<String> {
+    fn logs(&self, pod: &Pod, container: &str) -> Vec<String> {
         self.0
             .logs(container_image(pod, Some(container)), pod)
             .lines()
             .map(str::to_owned)
             .collect()
     }
-    fn prompt(&self, pod: &Value, container: &str) -> String {
+    fn prompt(&self, pod: &Pod, container: &str) -> String {
         self.0.prompt(container_image(pod, Some(container)), pod)
     }
-    fn exec(&self, pod: &Value, container: &str, argv: &[String]) -> ExecOutput {
+    fn exec(&self, pod: &Pod, container: &str, argv: &[String]) -> ExecOutput {
         let result = self
             .0
             .exec(container_image(pod, Some(container)), pod, argv);

@@ -10,12 +10,13 @@ use std::time::Duration;
 use axum::body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::api::Apps;
+use super::api::subresources::ready_pod_names;
+use super::objects::{Service, view_of};
 use super::store::{ResKey, Store};
 
 type Wanted = BTreeMap<u16, (String, String)>;
@@ -70,30 +71,19 @@ pub fn spawn(
 }
 
 fn wanted_ports(store: &Store) -> Wanted {
-    let (services, _) = store.list(
-        &ResKey {
-            group: String::new(),
-            resource: "services".to_owned(),
-        },
-        None,
-    );
+    let (services, _) = store.list_arc(&ResKey::services(), None);
     let mut wanted = Wanted::new();
-    for svc in services {
-        if svc["metadata"]["deletionTimestamp"].is_string() {
+    for svc in &services {
+        let svc: Service = view_of(svc);
+        if svc.metadata.is_terminating() {
             continue;
         }
         let owner = (
-            svc["metadata"]["namespace"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            svc["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            svc.metadata.namespace.to_owned(),
+            svc.metadata.name.to_owned(),
         );
-        for p in svc["spec"]["ports"].as_array().into_iter().flatten() {
-            if let Some(port) = p["nodePort"].as_u64().and_then(|n| u16::try_from(n).ok()) {
+        for p in svc.spec.ports.iter().flatten() {
+            if let Some(port) = p.node_port.and_then(|n| u16::try_from(n).ok()) {
                 wanted.insert(port, owner.clone());
             }
         }
@@ -141,14 +131,7 @@ fn answer(
 ) -> hyper::Response<Body> {
     let (ns, name) = owner;
     let ready: Vec<String> = store
-        .get(
-            &ResKey {
-                group: String::new(),
-                resource: "endpoints".to_owned(),
-            },
-            ns,
-            name,
-        )
+        .get(&ResKey::endpoints(), ns, name)
         .map(|ep| ready_pod_names(&ep))
         .unwrap_or_default();
     let reply = |code: u16, body: String| {
@@ -165,26 +148,9 @@ fn answer(
         );
     }
     let pick = next.fetch_add(1, Ordering::Relaxed) % ready.len();
-    let pod = store.get(
-        &ResKey {
-            group: String::new(),
-            resource: "pods".to_owned(),
-        },
-        ns,
-        &ready[pick],
-    );
-    match pod.and_then(|p| apps.http(&p, path)) {
+    let pod = store.get(&ResKey::pods(), ns, &ready[pick]);
+    match pod.and_then(|p| apps.http(&view_of(&p), path)) {
         Some((code, body)) => reply(code, body),
         None => reply(502, "connection refused\n".to_owned()),
     }
-}
-
-fn ready_pod_names(endpoints: &Value) -> Vec<String> {
-    endpoints["subsets"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|s| s["addresses"].as_array().into_iter().flatten())
-        .filter_map(|a| a["targetRef"]["name"].as_str().map(str::to_owned))
-        .collect()
 }

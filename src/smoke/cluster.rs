@@ -54,7 +54,7 @@ impl LessonCluster {
         let sandbox = Sandbox::start(SandboxConfig {
             kubeconfig: Some(kubeconfig.clone()),
             state: None,
-            images: lesson.sandbox.images.clone(),
+            images: lesson.sandbox.apps(),
             speed: CHECK_SPEED,
             ..SandboxConfig::default()
         })

@@ -96,7 +96,7 @@ impl RealCluster {
         let sandbox = runtime
             .block_on(Sandbox::start(SandboxConfig {
                 kubeconfig: Some(dir.path().join("kubeconfig")),
-                images: lesson.lesson.sandbox.images.clone(),
+                images: lesson.lesson.sandbox.apps(),
                 speed: 20.0,
                 ..SandboxConfig::default()
             }))

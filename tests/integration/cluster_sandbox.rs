@@ -30,7 +30,7 @@ fn goal(yaml: &str) -> Goal {
 async fn start_sandbox(dir: &Path) -> Sandbox {
     let config = SandboxConfig {
         kubeconfig: Some(dir.join("kubeconfig")),
-        images: images(),
+        images: images().iter().map(Into::into).collect(),
         speed: 20.0,
         ..SandboxConfig::default()
     };
@@ -375,7 +375,7 @@ async fn history_aware_goals_follow_real_kubectl_rollouts() {
     .unwrap();
     let config = SandboxConfig {
         kubeconfig: Some(dir.path().join("kubeconfig")),
-        images,
+        images: images.iter().map(Into::into).collect(),
         speed: 20.0,
         ..SandboxConfig::default()
     };
@@ -464,7 +464,7 @@ async fn watches_survive_a_sandbox_restart_with_new_credentials() {
     let config = SandboxConfig {
         kubeconfig: Some(dir.path().join("kubeconfig")),
         state: Some(dir.path().join("state.json")),
-        images: images(),
+        images: images().iter().map(Into::into).collect(),
         speed: 20.0,
         ..SandboxConfig::default()
     };

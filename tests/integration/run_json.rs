@@ -56,7 +56,7 @@ impl World {
             .expect("runtime");
         let config = SandboxConfig {
             kubeconfig: Some(dir.path().join("kubeconfig")),
-            images: lesson.sandbox.images.clone(),
+            images: lesson.sandbox.apps(),
             state: Some(dir.path().join("sandbox-state.json")),
             speed: 10.0,
             ..SandboxConfig::default()

@@ -5,8 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kubetutor::lesson::ImageSpec;
-use kubetutor::sandbox::apps::Catalogue;
+use kubetutor::sandbox::apps::{AppSpec, Catalogue};
 use kubetutor::sandbox::controllers::{SimConfig, spawn};
 use kubetutor::sandbox::store::{DeleteOpts, ResKey, Store};
 use serde_json::{Value, json};
@@ -14,7 +13,7 @@ use serde_json::{Value, json};
 const NS: &str = "default";
 
 fn catalogue() -> Arc<Catalogue> {
-    let image = |tag: &str| ImageSpec {
+    let image = |tag: &str| AppSpec {
         image: format!("example/app:{tag}"),
         port: 80,
         response: format!("app {tag} on {{hostname}}\n"),

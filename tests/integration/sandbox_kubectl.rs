@@ -22,7 +22,7 @@ impl Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = SandboxConfig {
             kubeconfig: Some(dir.path().join("kubeconfig")),
-            images,
+            images: images.iter().map(Into::into).collect(),
             speed: 20.0,
             ..SandboxConfig::default()
         };

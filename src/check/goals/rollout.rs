@@ -11,6 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::check::world::World;
 use crate::check::{Difference, GoalContext, GoalStatus};
+pub use crate::k8s::pod::pod_ready;
 use crate::k8s::selector::LabelSelector;
 
 /// The annotation the deployment controller stamps on Deployments and their ReplicaSets.
@@ -240,16 +241,6 @@ pub(crate) fn pod_runs(pod: &Pod, image: &str, container: Option<&str>) -> bool 
     containers_of(pod.spec.as_ref())
         .iter()
         .any(|(c, i)| i == image && container.is_none_or(|wanted| wanted == c))
-}
-
-/// Whether the pod's Ready condition is True.
-pub fn pod_ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
 /// The pod's state in kubectl's words: a container's waiting or terminated reason wins over

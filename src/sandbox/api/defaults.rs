@@ -190,6 +190,10 @@ fn service(obj: &mut Value) {
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::Service;
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
     use super::*;
 
     #[test]
@@ -197,12 +201,19 @@ mod tests {
         let mut d = json!({"spec": {"selector": {"matchLabels": {"app": "x"}}, "template": {"metadata": {"labels": {"app": "x"}},
             "spec": {"containers": [{"name": "c", "image": "repo/app:v1"}]}}}});
         apply("Deployment", &mut d);
-        assert_eq!(d["spec"]["replicas"], 1);
-        assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
-        let c = &d["spec"]["template"]["spec"]["containers"][0];
-        assert_eq!(c["imagePullPolicy"], "IfNotPresent");
-        assert_eq!(c["terminationMessagePolicy"], "File");
-        assert_eq!(d["spec"]["template"]["spec"]["dnsPolicy"], "ClusterFirst");
+        let d: Deployment = serde_json::from_value(d).expect("a Deployment");
+        let spec = d.spec;
+        assert_eq!(spec.replicas, Some(1));
+        let surge = spec
+            .strategy
+            .and_then(|s| s.rolling_update)
+            .and_then(|r| r.max_surge);
+        assert_eq!(surge, Some(IntOrString::String("25%".to_owned())));
+        let pod = spec.template.spec.expect("a pod spec");
+        let c = &pod.containers[0];
+        assert_eq!(c.image_pull_policy.as_deref(), Some("IfNotPresent"));
+        assert_eq!(c.termination_message_policy.as_deref(), Some("File"));
+        assert_eq!(pod.dns_policy.as_deref(), Some("ClusterFirst"));
     }
 
     #[test]
@@ -211,14 +222,18 @@ mod tests {
         assert_eq!(pull_policy("nginx:latest"), "Always");
         assert_eq!(pull_policy("localhost:5000/nginx"), "Always");
         assert_eq!(pull_policy("nginx:1.27"), "IfNotPresent");
+        assert_eq!(pull_policy("nginx@sha256:0123"), "IfNotPresent");
     }
 
     #[test]
     fn service_defaults() {
         let mut s = json!({"spec": {"type": "NodePort", "ports": [{"port": 80}]}});
         apply("Service", &mut s);
-        assert_eq!(s["spec"]["ports"][0]["targetPort"], 80);
-        assert_eq!(s["spec"]["externalTrafficPolicy"], "Cluster");
-        assert_eq!(s["spec"]["ipFamilies"][0], "IPv4");
+        let s: Service = serde_json::from_value(s).expect("a Service");
+        let spec = s.spec.expect("a spec");
+        let target = spec.ports.as_ref().and_then(|p| p[0].target_port.clone());
+        assert_eq!(target, Some(IntOrString::Int(80)));
+        assert_eq!(spec.external_traffic_policy.as_deref(), Some("Cluster"));
+        assert_eq!(spec.ip_families, Some(vec!["IPv4".to_owned()]));
     }
 }

@@ -2,8 +2,11 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusDetails};
 use serde_json::{Value, json};
 
+use crate::sandbox::objects::{to_json, view, view_of};
+use crate::sandbox::store::meta::Meta;
 use crate::sandbox::store::{DeleteOpts, Propagation, StoreError};
 
 use super::handlers::{current, store_error, with_type};
@@ -11,6 +14,25 @@ use super::list::{name_of, select};
 use super::query::Query;
 use super::status::ApiError;
 use super::{ApiResult, ApiState, Target, json_response, read_body};
+
+view! {
+    /// A DeleteOptions body, read leniently (the query may say the same).
+    struct DeleteInput {
+        propagation_policy: Option<String>,
+        orphan_dependents: Option<bool>,
+        grace_period_seconds: Option<i64>,
+        dry_run: Vec<String>,
+        preconditions: Preconditions,
+    }
+}
+
+view! {
+    /// `preconditions` of a DeleteOptions.
+    struct Preconditions {
+        uid: Option<String>,
+        resource_version: Option<String>,
+    }
+}
 
 /// DeleteOptions from the body (when any) and the query.
 fn delete_options(body: &[u8], query: &Query) -> Result<(DeleteOpts, bool), ApiError> {
@@ -23,8 +45,10 @@ fn delete_options(body: &[u8], query: &Query) -> Result<(DeleteOpts, bool), ApiE
             ))
         })?
     };
-    let propagation = opts["propagationPolicy"]
-        .as_str()
+    let opts: DeleteInput = view_of(&opts);
+    let propagation = opts
+        .propagation_policy
+        .as_deref()
         .or(query.get("propagationPolicy"));
     let propagation = match propagation {
         None | Some("") | Some("Background") => Propagation::Background,
@@ -40,49 +64,42 @@ fn delete_options(body: &[u8], query: &Query) -> Result<(DeleteOpts, bool), ApiE
             ));
         }
     };
-    let propagation = if opts["orphanDependents"].as_bool() == Some(true) {
+    let propagation = if opts.orphan_dependents == Some(true) {
         Propagation::Orphan
     } else {
         propagation
     };
-    let grace = match opts["gracePeriodSeconds"].as_i64() {
+    let grace = match opts.grace_period_seconds {
         Some(g) => Some(g),
         None => query.int("gracePeriodSeconds")?,
     };
-    let dry_run = opts["dryRun"]
-        .as_array()
-        .is_some_and(|d| d.iter().any(|v| v == "All"))
-        || query.dry_run();
+    let dry_run = opts.dry_run.iter().any(|v| v == "All") || query.dry_run();
     Ok((
         DeleteOpts {
             grace_period_seconds: grace,
             propagation,
-            precondition_uid: opts
-                .pointer("/preconditions/uid")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            precondition_rv: opts
-                .pointer("/preconditions/resourceVersion")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            precondition_uid: opts.preconditions.uid,
+            precondition_rv: opts.preconditions.resource_version,
         },
         dry_run,
     ))
 }
 
 fn deleted_reply(target: &Target, obj: Value, pretty: bool) -> axum::response::Response {
-    if obj
-        .pointer("/metadata/deletionTimestamp")
-        .is_some_and(|v| !v.is_null())
-    {
+    let meta = Meta::of(&obj);
+    if meta.is_terminating() {
         return json_response(StatusCode::OK, &with_type(target, obj), pretty);
     }
-    let mut details = json!({"name": obj["metadata"]["name"], "kind": target.info.resource, "uid": obj["metadata"]["uid"]});
-    if !target.info.group.is_empty() {
-        details["group"] = json!(target.info.group);
-    }
-    let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details});
-    json_response(StatusCode::OK, &status, pretty)
+    let details = StatusDetails {
+        uid: Some(meta.uid.to_owned()),
+        ..super::status::details(target.info.group, target.info.resource, meta.name)
+    };
+    let status = Status {
+        status: Some("Success".to_owned()),
+        details: Some(details),
+        ..Status::default()
+    };
+    json_response(StatusCode::OK, &to_json(&status), pretty)
 }
 
 /// `DELETE` on one object.

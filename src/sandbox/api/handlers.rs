@@ -6,7 +6,9 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::sandbox::store::StoreError;
+use crate::sandbox::objects::{Any, set_status_json, status_json, view_of, with_status};
+use crate::sandbox::store::meta::{self, Meta};
+use crate::sandbox::store::{ResKey, StoreError};
 
 use super::delete::{delete, delete_collection};
 use super::list::list;
@@ -141,7 +143,10 @@ pub fn store_error(err: StoreError) -> ApiError {
             ..
         } => {
             let mut e = ApiError::new(422, "Invalid", err.to_string());
-            e.details = Some(json!({"name": name, "group": group, "kind": resource}));
+            // Unlike the other details, these name the core group ("") too.
+            let mut details = super::status::details(group, resource, name);
+            details.group = Some(group.clone());
+            e.details = Some(Box::new(details));
             e
         }
     }
@@ -208,7 +213,7 @@ fn get(state: &ApiState, target: &Target, query: &Query, accept: &str, pretty: b
     let obj = current(state, target)?;
     if table::wants_table(accept) {
         let include = IncludeObject::parse(query.get("includeObject"));
-        let meta = json!({"resourceVersion": obj["metadata"]["resourceVersion"]});
+        let meta = json!({"resourceVersion": Meta::of(&obj).resource_version});
         return Ok(json_response(
             StatusCode::OK,
             &table::table(target.info, &[obj], include, meta),
@@ -258,36 +263,28 @@ pub fn decode_object(content_type: &str, body: &[u8]) -> Result<Value, ApiError>
 /// Checks `apiVersion`/`kind` against the endpoint, filling them when absent.
 fn check_type(target: &Target, obj: &mut Value) -> Result<(), ApiError> {
     let want_version = target.info.api_version();
-    for (field, want) in [
-        ("apiVersion", want_version.as_str()),
-        ("kind", target.info.kind),
+    let head: Any = view_of(obj);
+    for (given, want) in [
+        (head.api_version, want_version.as_str()),
+        (head.kind, target.info.kind),
     ] {
-        match obj.get(field).and_then(Value::as_str) {
-            None | Some("") => {
-                obj[field] = json!(want);
-            }
-            Some(given) if given == want => {}
-            Some(given) => {
-                return Err(ApiError::bad_request(format!(
-                    "the API version in the data ({}) does not match the expected API version ({want_version}) or kind {given:?} is not {}",
-                    obj["apiVersion"].as_str().unwrap_or_default(),
-                    target.info.kind
-                )));
-            }
+        if !given.is_empty() && given != want {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({}) does not match the expected API version ({want_version}) or kind {given:?} is not {}",
+                head.api_version, target.info.kind
+            )));
         }
     }
-    if !obj.get("metadata").is_some_and(Value::is_object) {
-        obj["metadata"] = json!({});
-    }
+    *obj = with_type(target, std::mem::take(obj));
+    // A metadata that is missing or not an object becomes an empty one.
+    meta::metadata_mut(obj);
     Ok(())
 }
 
 /// Sets or checks the object's namespace against the path's, and that it exists.
 fn place(state: &ApiState, target: &Target, obj: &mut Value) -> Result<(), ApiError> {
     if !target.info.namespaced {
-        if let Some(m) = obj["metadata"].as_object_mut() {
-            m.remove("namespace");
-        }
+        meta::metadata_mut(obj).remove("namespace");
         return Ok(());
     }
     let Some(ns) = target.namespace.as_deref() else {
@@ -295,20 +292,18 @@ fn place(state: &ApiState, target: &Target, obj: &mut Value) -> Result<(), ApiEr
             "a namespace is required to create or change this object",
         ));
     };
-    match obj["metadata"]["namespace"].as_str() {
-        None | Some("") => obj["metadata"]["namespace"] = json!(ns),
-        Some(given) if given == ns => {}
-        Some(_) => {
+    match Meta::of(obj).namespace {
+        "" => {
+            meta::metadata_mut(obj).insert("namespace".to_owned(), json!(ns));
+        }
+        given if given == ns => {}
+        _ => {
             return Err(ApiError::bad_request(
                 "the namespace of the provided object does not match the namespace sent on the request",
             ));
         }
     }
-    let key = crate::sandbox::store::ResKey {
-        group: String::new(),
-        resource: "namespaces".to_owned(),
-    };
-    if state.store.get(&key, "", ns).is_none() {
+    if state.store.get(&ResKey::namespaces(), "", ns).is_none() {
         return Err(ApiError::not_found("", "namespaces", ns));
     }
     Ok(())
@@ -326,29 +321,32 @@ async fn create(
     let mut obj = decode_object(&ct, &body)?;
     check_type(target, &mut obj)?;
     place(state, target, &mut obj)?;
-    if let Some(m) = obj["metadata"].as_object_mut() {
-        for field in [
-            "uid",
-            "resourceVersion",
-            "creationTimestamp",
-            "deletionTimestamp",
-            "generation",
-            "managedFields",
-        ] {
-            m.remove(field);
-        }
+    let m = meta::metadata_mut(&mut obj);
+    for field in SERVER_FIELDS {
+        m.remove(field);
     }
     admit_and_create(state, target, query, obj, pretty)
 }
+
+/// The metadata a client may not set on a new object: the server's.
+const SERVER_FIELDS: [&str; 6] = [
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "generation",
+    "managedFields",
+];
 
 /// The object to store when `new` replaces `old` through the main resource or `/status`.
 fn merge_for_write(target: &Target, old: &Value, mut new: Value) -> Value {
     let status_sub = target.subresource.as_deref() == Some("status");
     if status_sub {
-        let mut out = old.clone();
-        out["status"] = new.get("status").cloned().unwrap_or_else(|| json!({}));
-        if let Some(rv) = new.pointer("/metadata/resourceVersion") {
-            out["metadata"]["resourceVersion"] = rv.clone();
+        let status = status_json(&new).unwrap_or_else(|| json!({}));
+        let mut out = with_status(old, &status);
+        let rv = Meta::of(&new).resource_version;
+        if !rv.is_empty() {
+            meta::metadata_mut(&mut out).insert("resourceVersion".to_owned(), json!(rv));
         }
         return out;
     }
@@ -356,14 +354,7 @@ fn merge_for_write(target: &Target, old: &Value, mut new: Value) -> Value {
         target.info.resource,
         "deployments" | "replicasets" | "pods" | "services" | "namespaces"
     ) {
-        match old.get("status") {
-            Some(s) => new["status"] = s.clone(),
-            None => {
-                if let Some(m) = new.as_object_mut() {
-                    m.remove("status");
-                }
-            }
-        }
+        set_status_json(&mut new, status_json(old));
     }
     new
 }
@@ -380,10 +371,12 @@ async fn update(
     let mut obj = decode_object(&ct, &body)?;
     check_type(target, &mut obj)?;
     let name = target.name.clone().unwrap_or_default();
-    match obj["metadata"]["name"].as_str() {
-        Some(n) if n == name => {}
-        None | Some("") => obj["metadata"]["name"] = json!(name),
-        Some(n) => {
+    match Meta::of(&obj).name {
+        n if n == name => {}
+        "" => {
+            meta::metadata_mut(&mut obj).insert("name".to_owned(), json!(name));
+        }
+        n => {
             return Err(ApiError::bad_request(format!(
                 "the name of the object ({n}) does not match the name on the URL ({name})"
             )));
@@ -426,7 +419,7 @@ async fn patch(
     })?;
     let body = read_body(req.into_body()).await?;
     let patch_body = patch::parse_body(kind, &body)?;
-    let pins_version = patch_body.pointer("/metadata/resourceVersion").is_some();
+    let pins_version = !Meta::of(&patch_body).resource_version.is_empty();
     let name = target.name.clone().unwrap_or_default();
     for _ in 0..10 {
         let old = match current(state, target) {
@@ -441,14 +434,13 @@ async fn patch(
             return Err(ApiError::bad_request("the patch did not produce an object"));
         }
         check_type(target, &mut patched)?;
-        if patched["metadata"]["name"].as_str() != Some(name.as_str()) {
+        let m = Meta::of(&patched);
+        if m.name != name {
             return Err(ApiError::bad_request(format!(
                 "the name of the object does not match the name on the URL ({name})"
             )));
         }
-        if target.info.namespaced
-            && patched["metadata"]["namespace"].as_str() != target.namespace.as_deref()
-        {
+        if target.info.namespaced && Some(m.namespace) != target.namespace.as_deref() {
             return Err(ApiError::bad_request(
                 "the namespace of the object does not match the namespace on the request",
             ));
@@ -518,8 +510,8 @@ fn apply_create(
 ) -> ApiResult {
     check_type(target, &mut obj)?;
     let name = target.name.clone().unwrap_or_default();
-    match obj["metadata"]["name"].as_str() {
-        Some(n) if n == name => {}
+    match Meta::of(&obj).name {
+        n if n == name => {}
         _ => {
             return Err(ApiError::bad_request(format!(
                 "the name of the object does not match the name on the URL ({name})"
@@ -569,9 +561,10 @@ mod tests {
         assert_eq!(value, with_type_info(info, stored));
     }
 
-    fn with_type_info(info: &'static ResourceInfo, mut obj: Value) -> Value {
-        obj["apiVersion"] = json!(info.api_version());
-        obj["kind"] = json!(info.kind);
-        obj
+    fn with_type_info(info: &'static ResourceInfo, obj: Value) -> Value {
+        crate::sandbox::objects::with_fields(
+            &obj,
+            json!({"apiVersion": info.api_version(), "kind": info.kind}),
+        )
     }
 }

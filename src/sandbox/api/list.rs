@@ -4,8 +4,12 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use base64::Engine;
-use serde::Serialize;
-use serde_json::{Value, json};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::sandbox::objects::to_json;
+use crate::sandbox::store::meta::Meta;
 
 use super::handlers::Typed;
 use super::query::Query;
@@ -15,11 +19,8 @@ use super::{ApiResult, ApiState, Target, json_response};
 
 /// `(namespace, name)` of an object.
 pub fn name_of(obj: &Value) -> (&str, &str) {
-    let meta = &obj["metadata"];
-    (
-        meta["namespace"].as_str().unwrap_or_default(),
-        meta["name"].as_str().unwrap_or_default(),
-    )
+    let meta = Meta::of(obj);
+    (meta.namespace, meta.name)
 }
 
 /// Objects of the target's collection matching the request's selectors, sorted, shared with
@@ -37,7 +38,7 @@ pub fn select(
     items.retain(|o| {
         labels
             .as_ref()
-            .is_none_or(|s| s.matches_json(o.pointer("/metadata/labels")))
+            .is_none_or(|s| s.matches(&Meta::of(o).labels))
             && fields.as_ref().is_none_or(|s| s.matches(o))
             && target.name.as_deref().is_none_or(|n| name_of(o).1 == n)
     });
@@ -63,7 +64,7 @@ pub fn list(
     pretty: bool,
 ) -> ApiResult {
     let (mut items, mut rv) = select(state, target, query)?;
-    let mut meta = json!({});
+    let mut meta = ListMeta::default();
     if let Some(token) = query.get("continue").filter(|t| !t.is_empty()) {
         let (token_rv, start) = decode_continue(token)?;
         rv = token_rv;
@@ -79,12 +80,13 @@ pub fn list(
             items.truncate(limit);
             if let Some(last) = items.last() {
                 let (ns, name) = name_of(last);
-                meta["continue"] = json!(encode_continue(rv, ns, name));
-                meta["remainingItemCount"] = json!(remaining);
+                meta.continue_ = Some(encode_continue(rv, ns, name));
+                meta.remaining_item_count = i64::try_from(remaining).ok();
             }
         }
     }
-    meta["resourceVersion"] = json!(rv.to_string());
+    meta.resource_version = Some(rv.to_string());
+    let meta = to_json(&meta);
     if table::wants_table(accept) {
         let include = IncludeObject::parse(query.get("includeObject"));
         return Ok(json_response(
@@ -102,8 +104,21 @@ pub fn list(
     Ok(json_response(StatusCode::OK, &list, pretty))
 }
 
+/// What a `continue` token holds: where the list was, and at which resourceVersion.
+#[derive(Serialize, Deserialize)]
+struct Continue {
+    rv: u64,
+    ns: String,
+    name: String,
+}
+
 fn encode_continue(rv: u64, ns: &str, name: &str) -> String {
-    let raw = json!({"rv": rv, "ns": ns, "name": name}).to_string();
+    let token = Continue {
+        rv,
+        ns: ns.to_owned(),
+        name: name.to_owned(),
+    };
+    let raw = serde_json::to_string(&token).unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
@@ -112,11 +127,8 @@ fn decode_continue(token: &str) -> Result<(u64, (String, String)), ApiError> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)
         .map_err(|_| bad())?;
-    let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
-    let rv = v["rv"].as_u64().ok_or_else(bad)?;
-    let ns = v["ns"].as_str().ok_or_else(bad)?.to_owned();
-    let name = v["name"].as_str().ok_or_else(bad)?.to_owned();
-    Ok((rv, (ns, name)))
+    let token: Continue = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    Ok((token.rv, (token.ns, token.name)))
 }
 
 #[cfg(test)]

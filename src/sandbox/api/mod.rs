@@ -27,10 +27,10 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::sandbox::metrics::Metrics;
+use crate::sandbox::objects::{Pod, to_json};
 use crate::sandbox::store::Store;
 
 use resources::ResourceInfo;
@@ -58,13 +58,13 @@ pub struct ApiState {
 /// What a simulated container does: its HTTP answers, logs and commands.
 pub trait Apps: Send + Sync {
     /// The app's HTTP answer (status, body) for `path`, `None` when nothing listens.
-    fn http(&self, pod: &Value, path: &str) -> Option<(u16, String)>;
+    fn http(&self, pod: &Pod, path: &str) -> Option<(u16, String)>;
     /// The container's log lines so far.
-    fn logs(&self, pod: &Value, container: &str) -> Vec<String>;
+    fn logs(&self, pod: &Pod, container: &str) -> Vec<String>;
     /// Runs a (non-interactive) command in the container.
-    fn exec(&self, pod: &Value, container: &str, argv: &[String]) -> ExecOutput;
+    fn exec(&self, pod: &Pod, container: &str, argv: &[String]) -> ExecOutput;
     /// The prompt of an interactive shell in the container.
-    fn prompt(&self, pod: &Value, container: &str) -> String;
+    fn prompt(&self, pod: &Pod, container: &str) -> String;
 }
 
 /// The result of a simulated command.
@@ -271,9 +271,9 @@ async fn route(
                     .unwrap_or_else(|_| Response::new(Body::empty())));
             }
             let doc = if core {
-                discovery::api_versions(&state.server_address)
+                to_json(&discovery::api_versions(&state.server_address))
             } else {
-                discovery::api_group_list()
+                to_json(&discovery::api_group_list())
             };
             return Ok(json_response(StatusCode::OK, &doc, pretty));
         }
@@ -295,9 +295,9 @@ async fn route(
     if segments.iter().all(|s| s.is_empty()) {
         get_only(label)?;
         let doc = if version.is_empty() {
-            discovery::api_group(&group)
+            discovery::api_group(&group).map(|d| to_json(&d))
         } else {
-            discovery::api_resource_list(&group, &version)
+            discovery::api_resource_list(&group, &version).map(|d| to_json(&d))
         };
         return doc
             .map(|d| json_response(StatusCode::OK, &d, pretty))

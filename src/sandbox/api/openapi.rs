@@ -184,56 +184,144 @@ fn kind_schema(generator: &mut SchemaGenerator, kind: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use serde::Deserialize;
+
     use super::*;
+
+    /// `/openapi/v3` as a client reads it.
+    #[derive(Deserialize)]
+    struct Index {
+        paths: BTreeMap<String, IndexEntry>,
+    }
+
+    #[derive(Deserialize)]
+    struct IndexEntry {
+        #[serde(rename = "serverRelativeURL")]
+        server_relative_url: String,
+    }
+
+    /// A group document as `kubectl explain` reads it.
+    #[derive(Deserialize)]
+    struct Document {
+        paths: BTreeMap<String, BTreeMap<String, Operation>>,
+        components: Components,
+    }
+
+    #[derive(Deserialize)]
+    struct Operation {
+        #[serde(rename = "x-kubernetes-group-version-kind")]
+        gvk: Option<Gvk>,
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Gvk {
+        group: String,
+        kind: String,
+        version: String,
+    }
+
+    #[derive(Deserialize)]
+    struct Components {
+        schemas: BTreeMap<String, Schema>,
+    }
+
+    #[derive(Deserialize)]
+    struct Schema {
+        #[serde(rename = "x-kubernetes-group-version-kind", default)]
+        gvk: Vec<Gvk>,
+        #[serde(default)]
+        properties: BTreeMap<String, Property>,
+        required: Option<Vec<String>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Property {
+        #[serde(rename = "type")]
+        type_: Option<String>,
+        description: Option<String>,
+        #[serde(rename = "allOf", default)]
+        all_of: Vec<Reference>,
+        #[serde(rename = "x-kubernetes-patch-merge-key")]
+        merge_key: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    struct Reference {
+        #[serde(rename = "$ref")]
+        target: String,
+    }
+
+    fn document(path: &str) -> (Value, Document) {
+        let doc = group_document(path).expect("a served document");
+        let typed = Document::deserialize(&doc).expect("an OpenAPI document");
+        (doc, typed)
+    }
 
     #[test]
     fn index_points_at_group_documents() {
-        let idx = index();
+        let idx = Index::deserialize(&index()).expect("an index");
+        let apps = idx.paths.get("apis/apps/v1").expect("apps/v1 listed");
         assert!(
-            idx["paths"]["apis/apps/v1"]["serverRelativeURL"]
-                .as_str()
-                .is_some_and(|u| u.starts_with("/openapi/v3/apis/apps/v1?hash="))
+            apps.server_relative_url
+                .starts_with("/openapi/v3/apis/apps/v1?hash=")
         );
-        let doc = group_document("apis/apps/v1").expect("apps doc");
-        let op = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
-        assert_eq!(op["x-kubernetes-group-version-kind"]["kind"], "Deployment");
+        let (_, doc) = document("apis/apps/v1");
+        let op = doc
+            .paths
+            .get("/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+            .and_then(|ops| ops.get("patch"))
+            .and_then(|op| op.gvk.as_ref());
+        assert_eq!(op.map(|gvk| gvk.kind.as_str()), Some("Deployment"));
         assert!(group_document("apis/batch/v1").is_none());
     }
 
     #[test]
     fn kinds_have_schemas_that_kubectl_explain_can_find_and_follow() {
-        let doc = group_document("apis/apps/v1").expect("apps doc");
-        let schemas = &doc["components"]["schemas"];
-        let deployment = &schemas["io.k8s.api.apps.v1.Deployment"];
-        assert_eq!(
-            deployment["x-kubernetes-group-version-kind"],
-            json!([{"group": "apps", "kind": "Deployment", "version": "v1"}])
-        );
+        let (json, doc) = document("apis/apps/v1");
+        let schemas = &doc.components.schemas;
+        let deployment = schemas
+            .get("io.k8s.api.apps.v1.Deployment")
+            .expect("a Deployment schema");
+        let apps = Gvk {
+            group: "apps".to_owned(),
+            kind: "Deployment".to_owned(),
+            version: "v1".to_owned(),
+        };
+        assert_eq!(deployment.gvk, vec![apps]);
         // Every reference resolves inside the document.
-        let text = doc.to_string();
+        let text = json.to_string();
         for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
             let name = piece.split('"').next().unwrap_or_default();
-            assert!(schemas.get(name).is_some(), "dangling $ref to {name}");
+            assert!(schemas.contains_key(name), "dangling $ref to {name}");
         }
-        let spec = deployment["properties"]["spec"]["allOf"][0]["$ref"]
-            .as_str()
-            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        let spec = deployment
+            .properties
+            .get("spec")
+            .and_then(|p| p.all_of.first())
+            .and_then(|r| r.target.strip_prefix("#/components/schemas/"))
             .expect("spec refers to its schema");
-        let replicas = &schemas[spec]["properties"]["replicas"];
-        assert_eq!(replicas["type"], "integer");
+        let replicas = schemas
+            .get(spec)
+            .and_then(|s| s.properties.get("replicas"))
+            .expect("replicas");
+        assert_eq!(replicas.type_.as_deref(), Some("integer"));
         assert!(
-            replicas["description"]
-                .as_str()
+            replicas
+                .description
+                .as_deref()
                 .is_some_and(|d| d.starts_with("Number of desired pods"))
         );
-        assert!(deployment.get("required").is_none(), "{deployment}");
-        let containers = &schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
-        assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
-        let core = group_document("api/v1").expect("core doc");
-        assert_eq!(
-            core["components"]["schemas"]["io.k8s.api.core.v1.Pod"]["x-kubernetes-group-version-kind"]
-                [0]["kind"],
-            "Pod"
-        );
+        assert!(deployment.required.is_none());
+        let containers = schemas
+            .get("io.k8s.api.core.v1.PodSpec")
+            .and_then(|s| s.properties.get("containers"))
+            .and_then(|c| c.merge_key.as_deref());
+        assert_eq!(containers, Some("name"));
+        let (_, core) = document("api/v1");
+        let pod = core.components.schemas.get("io.k8s.api.core.v1.Pod");
+        let kind = pod.and_then(|p| p.gvk.first()).map(|g| g.kind.as_str());
+        assert_eq!(kind, Some("Pod"));
     }
 }

@@ -253,8 +253,16 @@ fn strip_directives(value: &Value) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use k8s_openapi::api::core::v1::{PodTemplateSpec, ServicePort};
     use serde_json::json;
+
+    use super::*;
+    use crate::sandbox::objects::{Deployment, Scaled, Service, parse, view_of};
+    use crate::sandbox::store::meta::Meta;
+
+    fn labels(obj: &Value) -> Vec<(&str, &str)> {
+        Meta::of(obj).labels.into_iter().collect()
+    }
 
     #[test]
     fn set_image_merges_containers_by_name() {
@@ -265,15 +273,23 @@ mod tests {
             "$setElementOrder/containers": [{"name": "app"}, {"name": "side"}],
             "containers": [{"image": "v2", "name": "app"}]}}}});
         let out = apply_patch(PatchKind::Strategic, &target, &patch).expect("patched");
-        let containers = &out["spec"]["template"]["spec"]["containers"];
-        assert_eq!(containers[0]["image"], "v2");
-        assert_eq!(containers[0]["imagePullPolicy"], "IfNotPresent");
-        assert_eq!(containers[1]["image"], "s1");
-        assert!(
-            out["spec"]["template"]["spec"]
-                .get("$setElementOrder/containers")
-                .is_none()
+        let d: Deployment = view_of(&out);
+        let template: PodTemplateSpec = d
+            .spec
+            .template
+            .as_ref()
+            .and_then(parse)
+            .expect("a template");
+        let containers = template.spec.expect("a spec").containers;
+        let got: Vec<(Option<&str>, Option<&str>)> = containers
+            .iter()
+            .map(|c| (c.image.as_deref(), c.image_pull_policy.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(Some("v2"), Some("IfNotPresent")), (Some("s1"), None)]
         );
+        assert!(!out.to_string().contains("$setElementOrder"), "{out}");
     }
 
     #[test]
@@ -281,30 +297,36 @@ mod tests {
         let target = json!({"metadata": {"labels": {"a": "1", "b": "2"}}, "spec": {"ports": [{"port": 80}, {"port": 81}]}});
         let patch = json!({"metadata": {"labels": {"a": null}}, "spec": {"ports": [{"port": 81, "$patch": "delete"}]}});
         let out = apply_patch(PatchKind::Strategic, &target, &patch).expect("patched");
-        assert_eq!(out["metadata"]["labels"], json!({"b": "2"}));
-        assert_eq!(out["spec"]["ports"], json!([{"port": 80}]));
+        assert_eq!(labels(&out), vec![("b", "2")]);
+        let ports = view_of::<Service>(&out).spec.ports;
+        let port = ServicePort {
+            port: 80,
+            ..ServicePort::default()
+        };
+        assert_eq!(ports, Some(vec![port]));
         let replaced = apply_patch(
             PatchKind::Strategic,
             &target,
             &json!({"metadata": {"labels": {"$patch": "replace", "c": "3"}}}),
         )
         .expect("patched");
-        assert_eq!(replaced["metadata"]["labels"], json!({"c": "3"}));
+        assert_eq!(labels(&replaced), vec![("c", "3")]);
     }
 
     #[test]
     fn json_and_merge_patches() {
         let target = json!({"spec": {"replicas": 1}});
+        let replicas = |obj: &Value| view_of::<Scaled>(obj).spec.replicas;
         let out = apply_patch(
             PatchKind::Json,
             &target,
             &json!([{"op": "replace", "path": "/spec/replicas", "value": 3}]),
         )
         .expect("json patch");
-        assert_eq!(out["spec"]["replicas"], 3);
+        assert_eq!(replicas(&out), Some(3));
         let out = apply_patch(PatchKind::Merge, &target, &json!({"spec": {"replicas": 4}}))
             .expect("merge");
-        assert_eq!(out["spec"]["replicas"], 4);
+        assert_eq!(replicas(&out), Some(4));
         assert!(apply_patch(PatchKind::Json, &target, &json!({"op": 1})).is_err());
         assert!(
             apply_patch(

@@ -1,144 +1,92 @@
 //! Columns and cells per kind, following kubernetes `pkg/printers/internalversion/printers.go`.
 
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Endpoints, Event};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector as K8sLabelSelector;
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
 use super::table::age;
-
-fn s<'a>(obj: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(obj, |v, k| v.get(*k))
-}
-
-fn text(obj: &Value, path: &[&str]) -> String {
-    s(obj, path)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn int(obj: &Value, path: &[&str]) -> i64 {
-    s(obj, path).and_then(Value::as_i64).unwrap_or(0)
-}
+use crate::k8s::selector::LabelSelector;
+use crate::sandbox::objects::{
+    Deployment, Namespace, Node, Pod, PodSpec, ReplicaSet, Service, parse, pod_condition, view,
+    view_of,
+};
+use crate::sandbox::store::meta::Meta;
 
 fn none_if_empty(v: String) -> String {
     if v.is_empty() { "<none>".to_owned() } else { v }
 }
 
-fn items<'a>(obj: &'a Value, path: &[&str]) -> &'a [Value] {
-    s(obj, path)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+fn text(s: Option<&String>) -> String {
+    s.cloned().unwrap_or_default()
 }
 
-/// `metav1.LabelSelectorAsSelector(..).String()` for matchLabels and simple expressions.
-pub fn selector_string(selector: Option<&Value>) -> String {
+/// `metav1.LabelSelectorAsSelector(..).String()`.
+pub fn selector_string(selector: Option<&K8sLabelSelector>) -> String {
     let Some(selector) = selector else {
         return "<none>".to_owned();
     };
-    let mut parts: Vec<(String, String)> = Vec::new();
-    if let Some(labels) = selector.get("matchLabels").and_then(Value::as_object) {
-        for (k, v) in labels {
-            parts.push((k.clone(), format!("{k}={}", v.as_str().unwrap_or_default())));
-        }
-    }
-    for expr in items(selector, &["matchExpressions"]) {
-        let key = text(expr, &["key"]);
-        let values: Vec<&str> = items(expr, &["values"])
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
-        let rendered = match expr
-            .get("operator")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-        {
-            "In" => format!("{key} in ({})", values.join(",")),
-            "NotIn" => format!("{key} notin ({})", values.join(",")),
-            "Exists" => key.clone(),
-            "DoesNotExist" => format!("!{key}"),
-            _ => continue,
-        };
-        parts.push((key, rendered));
-    }
-    parts.sort();
-    none_if_empty(
-        parts
-            .into_iter()
-            .map(|(_, r)| r)
-            .collect::<Vec<_>>()
-            .join(","),
-    )
+    let rendered = LabelSelector::from_k8s(selector)
+        .map(|s| s.canonical().to_string())
+        .unwrap_or_default();
+    none_if_empty(rendered)
 }
 
 /// `labels.FormatLabels` of a plain map (services' selectors).
-fn format_labels(map: Option<&Value>) -> String {
-    let mut parts: Vec<String> = map
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
-    parts.sort();
-    none_if_empty(parts.join(","))
+fn format_labels(map: Option<&BTreeMap<String, String>>) -> String {
+    none_if_empty(map.map_or_else(String::new, |m| LabelSelector::from_map(m).to_string()))
 }
 
-fn containers_and_images(template_spec: Option<&Value>) -> (String, String) {
-    let containers = template_spec
-        .and_then(|s| s.get("containers"))
-        .and_then(Value::as_array);
-    let names: Vec<&str> = containers
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["name"].as_str())
-        .collect();
-    let images: Vec<&str> = containers
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["image"].as_str())
-        .collect();
+view! {
+    /// A pod template, for the containers a workload row lists.
+    struct Template<'a> {
+        #[serde(borrow)]
+        spec: PodSpec<'a>,
+    }
+}
+
+fn containers_and_images(template: Option<&Value>) -> (String, String) {
+    let template: Template = template.map(view_of).unwrap_or_default();
+    let containers = &template.spec.containers;
+    let names: Vec<&str> = containers.iter().map(|c| c.name).collect();
+    let images: Vec<&str> = containers.iter().map(|c| c.image).collect();
     (names.join(","), images.join(","))
 }
 
 /// The pod STATUS column: waiting/terminated reasons win over the phase.
-pub fn pod_status(pod: &Value) -> String {
-    let mut reason = text(pod, &["status", "phase"]);
-    let status_reason = text(pod, &["status", "reason"]);
-    if !status_reason.is_empty() {
-        reason = status_reason;
+pub fn pod_status(pod: &Pod) -> String {
+    let status = &pod.status;
+    let mut reason = text(status.phase.as_ref());
+    if let Some(r) = status.reason.as_ref().filter(|r| !r.is_empty()) {
+        reason = r.clone();
     }
     let mut has_running = false;
-    for cs in items(pod, &["status", "containerStatuses"]).iter().rev() {
-        let waiting = text(cs, &["state", "waiting", "reason"]);
-        let terminated = s(cs, &["state", "terminated"]);
+    for cs in status.container_statuses.iter().flatten().rev() {
+        let state = cs.state.clone().unwrap_or_default();
+        let waiting = state.waiting.and_then(|w| w.reason).unwrap_or_default();
         if !waiting.is_empty() {
             reason = waiting;
-        } else if let Some(t) = terminated {
-            let r = text(t, &["reason"]);
-            reason = if !r.is_empty() {
-                r
-            } else if int(t, &["signal"]) != 0 {
-                format!("Signal:{}", int(t, &["signal"]))
-            } else {
-                format!("ExitCode:{}", int(t, &["exitCode"]))
+        } else if let Some(t) = state.terminated {
+            reason = match t.reason.filter(|r| !r.is_empty()) {
+                Some(r) => r,
+                None => match t.signal.filter(|s| *s != 0) {
+                    Some(signal) => format!("Signal:{signal}"),
+                    None => format!("ExitCode:{}", t.exit_code),
+                },
             };
-        } else if cs["ready"].as_bool() == Some(true) && s(cs, &["state", "running"]).is_some() {
+        } else if cs.ready && state.running.is_some() {
             has_running = true;
         }
     }
     if reason == "Completed" && has_running {
-        let ready = items(pod, &["status", "conditions"])
-            .iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True");
-        reason = if ready {
-            "Running".to_owned()
-        } else {
-            "NotReady".to_owned()
-        };
+        let ready = pod_condition(pod, "Ready").is_some_and(|c| c.status == "True");
+        reason = if ready { "Running" } else { "NotReady" }.to_owned();
     }
-    if s(pod, &["metadata", "deletionTimestamp"]).is_some_and(|v| !v.is_null()) {
-        reason = if status_is(pod, "NodeLost") {
+    if pod.metadata.is_terminating() {
+        reason = if status.reason.as_deref() == Some("NodeLost") {
             "Unknown".to_owned()
         } else {
             "Terminating".to_owned()
@@ -151,41 +99,37 @@ pub fn pod_status(pod: &Value) -> String {
     }
 }
 
-fn status_is(pod: &Value, reason: &str) -> bool {
-    text(pod, &["status", "reason"]) == reason
-}
-
-fn service_ports(svc: &Value) -> String {
-    let ports: Vec<String> = items(svc, &["spec", "ports"])
+fn service_ports(svc: &Service) -> String {
+    let ports: Vec<String> = svc
+        .spec
+        .ports
         .iter()
+        .flatten()
         .map(|p| {
-            let port = int(p, &["port"]);
-            let proto = p.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
-            match p.get("nodePort").and_then(Value::as_i64) {
-                Some(np) if np != 0 => format!("{port}:{np}/{proto}"),
-                _ => format!("{port}/{proto}"),
+            let proto = p.protocol.as_deref().unwrap_or("TCP");
+            match p.node_port.filter(|np| *np != 0) {
+                Some(np) => format!("{}:{np}/{proto}", p.port),
+                None => format!("{}/{proto}", p.port),
             }
         })
         .collect();
     none_if_empty(ports.join(","))
 }
 
-fn service_external_ip(svc: &Value) -> String {
-    let external: Vec<&str> = items(svc, &["spec", "externalIPs"])
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    match text(svc, &["spec", "type"]).as_str() {
-        "LoadBalancer" => {
-            let ingress: Vec<String> = items(svc, &["status", "loadBalancer", "ingress"])
-                .iter()
-                .filter_map(|i| {
-                    i.get("ip")
-                        .or_else(|| i.get("hostname"))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                })
-                .chain(external.iter().map(|s| (*s).to_owned()))
+fn service_external_ip(svc: &Service) -> String {
+    let external: Vec<String> = svc.spec.external_ips.clone().unwrap_or_default();
+    match svc.spec.type_.as_deref() {
+        Some("LoadBalancer") => {
+            let ingress = svc
+                .status
+                .load_balancer
+                .as_ref()
+                .and_then(|lb| lb.ingress.as_ref());
+            let ingress: Vec<String> = ingress
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i.ip.clone().or_else(|| i.hostname.clone()))
+                .chain(external)
                 .collect();
             if ingress.is_empty() {
                 "<pending>".to_owned()
@@ -193,22 +137,21 @@ fn service_external_ip(svc: &Value) -> String {
                 ingress.join(",")
             }
         }
-        "ExternalName" => text(svc, &["spec", "externalName"]),
+        Some("ExternalName") => text(svc.spec.external_name.as_ref()),
         _ => none_if_empty(external.join(",")),
     }
 }
 
-fn endpoints_summary(ep: &Value) -> String {
+fn endpoints_summary(ep: &Endpoints) -> String {
     let mut all = Vec::new();
-    for subset in items(ep, &["subsets"]) {
-        let ports = items(subset, &["ports"]);
-        for addr in items(subset, &["addresses"]) {
-            let ip = text(addr, &["ip"]);
+    for subset in ep.subsets.iter().flatten() {
+        let ports = subset.ports.clone().unwrap_or_default();
+        for addr in subset.addresses.iter().flatten() {
             if ports.is_empty() {
-                all.push(ip.clone());
+                all.push(addr.ip.clone());
             }
-            for p in ports {
-                all.push(format!("{ip}:{}", int(p, &["port"])));
+            for p in &ports {
+                all.push(format!("{}:{}", addr.ip, p.port));
             }
         }
     }
@@ -225,171 +168,194 @@ fn limited(all: Vec<String>) -> String {
     all.join(",")
 }
 
-fn node_row(node: &Value, now: jiff::Timestamp) -> Vec<Value> {
-    let ready = items(node, &["status", "conditions"])
+fn node_row(node: &Node, now: jiff::Timestamp) -> Vec<Value> {
+    let status = &node.status;
+    let ready = status
+        .conditions
         .iter()
-        .find(|c| c["type"] == "Ready");
-    let mut status = match ready.and_then(|c| c["status"].as_str()) {
+        .flatten()
+        .find(|c| c.type_ == "Ready");
+    let mut state = match ready.map(|c| c.status.as_str()) {
         Some("True") => "Ready".to_owned(),
         Some(_) => "NotReady".to_owned(),
         None => "Unknown".to_owned(),
     };
-    if node["spec"]["unschedulable"].as_bool() == Some(true) {
-        status.push_str(",SchedulingDisabled");
+    if node.spec.unschedulable == Some(true) {
+        state.push_str(",SchedulingDisabled");
     }
-    let mut roles: Vec<String> = node["metadata"]["labels"]
-        .as_object()
-        .map(|m| {
-            m.keys()
-                .filter_map(|k| {
-                    k.strip_prefix("node-role.kubernetes.io/")
-                        .map(str::to_owned)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    roles.sort();
+    let roles: Vec<&str> = node
+        .metadata
+        .labels
+        .keys()
+        .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
+        .collect();
     let address = |ty: &str| {
-        items(node, &["status", "addresses"])
+        status
+            .addresses
             .iter()
-            .find(|a| a["type"] == ty)
-            .map(|a| text(a, &["address"]))
+            .flatten()
+            .find(|a| a.type_ == ty)
+            .map(|a| a.address.clone())
             .unwrap_or_else(|| "<none>".to_owned())
     };
-    let info = |k: &str| none_if_empty(text(node, &["status", "nodeInfo", k]));
+    let info = status.node_info.clone().unwrap_or_default();
     vec![
-        json!(text(node, &["metadata", "name"])),
-        json!(status),
+        json!(node.metadata.name),
+        json!(state),
         json!(none_if_empty(roles.join(","))),
-        json!(age(s(node, &["metadata", "creationTimestamp"]), now)),
-        json!(text(node, &["status", "nodeInfo", "kubeletVersion"])),
+        json!(age(node.metadata.created(), now)),
+        json!(info.kubelet_version),
         json!(address("InternalIP")),
         json!(address("ExternalIP")),
-        json!(info("osImage")),
-        json!(info("kernelVersion")),
-        json!(info("containerRuntimeVersion")),
+        json!(none_if_empty(info.os_image)),
+        json!(none_if_empty(info.kernel_version)),
+        json!(none_if_empty(info.container_runtime_version)),
     ]
 }
 
-fn event_row(ev: &Value, now: jiff::Timestamp) -> Vec<Value> {
-    let first = s(ev, &["firstTimestamp"])
-        .filter(|v| !v.is_null())
-        .or_else(|| s(ev, &["eventTime"]));
-    let last = s(ev, &["lastTimestamp"]).filter(|v| !v.is_null()).or(first);
-    let count = int(ev, &["count"]);
+fn event_row(ev: &Event, now: jiff::Timestamp) -> Vec<Value> {
+    let first = ev
+        .first_timestamp
+        .as_ref()
+        .map(|t| t.0)
+        .or_else(|| ev.event_time.as_ref().map(|t| t.0));
+    let last = ev.last_timestamp.as_ref().map(|t| t.0).or(first);
+    let count = ev.count.unwrap_or(0);
     let last_seen = age(last, now);
     let interval = if count > 1 {
         format!("{last_seen} (x{count} over {})", age(first, now))
     } else {
         last_seen
     };
+    let involved = &ev.involved_object;
     let object = format!(
         "{}/{}",
-        text(ev, &["involvedObject", "kind"]).to_lowercase(),
-        text(ev, &["involvedObject", "name"])
+        text(involved.kind.as_ref()).to_lowercase(),
+        text(involved.name.as_ref())
     );
-    let mut source = text(ev, &["source", "component"]);
-    let host = text(ev, &["source", "host"]);
-    if !host.is_empty() {
+    let src = ev.source.clone().unwrap_or_default();
+    let mut source = text(src.component.as_ref());
+    if let Some(host) = src.host.filter(|h| !h.is_empty()) {
         source = format!("{source}, {host}");
     }
     vec![
         json!(interval),
-        json!(text(ev, &["type"])),
-        json!(text(ev, &["reason"])),
+        json!(text(ev.type_.as_ref())),
+        json!(text(ev.reason.as_ref())),
         json!(object),
-        json!(text(ev, &["involvedObject", "fieldPath"])),
+        json!(text(involved.field_path.as_ref())),
         json!(source),
-        json!(text(ev, &["message"]).trim()),
+        json!(text(ev.message.as_ref()).trim()),
         json!(age(first, now)),
         json!(count.to_string()),
-        json!(text(ev, &["metadata", "name"])),
+        json!(text(ev.metadata.name.as_ref())),
+    ]
+}
+
+view! {
+    /// The keys of a ConfigMap.
+    struct ConfigMapKeys<'a> {
+        #[serde(borrow)]
+        data: BTreeMap<&'a str, IgnoredAny>,
+        #[serde(borrow)]
+        binary_data: BTreeMap<&'a str, IgnoredAny>,
+    }
+}
+
+fn pod_row(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let pod: Pod = view_of(obj);
+    let status = &pod.status;
+    let total = pod.spec.containers.len();
+    let statuses = status.container_statuses.as_deref().unwrap_or_default();
+    let ready = statuses.iter().filter(|c| c.ready).count();
+    let restarts: i64 = statuses.iter().map(|c| i64::from(c.restart_count)).sum();
+    let gates = pod.spec.readiness_gates.len();
+    vec![
+        json!(pod.metadata.name),
+        json!(format!("{ready}/{total}")),
+        json!(pod_status(&pod)),
+        json!(restarts.to_string()),
+        json!(age(pod.metadata.created(), now)),
+        json!(none_if_empty(text(status.pod_ip.as_ref()))),
+        json!(none_if_empty(pod.spec.node_name.to_owned())),
+        json!(none_if_empty(text(status.nominated_node_name.as_ref()))),
+        json!(if gates == 0 {
+            "<none>".to_owned()
+        } else {
+            format!("0/{gates}")
+        }),
     ]
 }
 
 /// The cells of one row.
 pub fn cells(resource: &str, obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
-    let name = json!(text(obj, &["metadata", "name"]));
-    let created = age(s(obj, &["metadata", "creationTimestamp"]), now);
+    let meta = Meta::of(obj);
+    let name = json!(meta.name);
+    let created = age(meta.created(), now);
+    let count = |n: Option<i32>| n.unwrap_or(0);
     match resource {
-        "pods" => {
-            let total = items(obj, &["spec", "containers"]).len();
-            let statuses = items(obj, &["status", "containerStatuses"]);
-            let ready = statuses
-                .iter()
-                .filter(|c| c["ready"].as_bool() == Some(true))
-                .count();
-            let restarts: i64 = statuses.iter().map(|c| int(c, &["restartCount"])).sum();
-            let gates = items(obj, &["spec", "readinessGates"]).len();
-            vec![
-                name,
-                json!(format!("{ready}/{total}")),
-                json!(pod_status(obj)),
-                json!(restarts.to_string()),
-                json!(created),
-                json!(none_if_empty(text(obj, &["status", "podIP"]))),
-                json!(none_if_empty(text(obj, &["spec", "nodeName"]))),
-                json!(none_if_empty(text(obj, &["status", "nominatedNodeName"]))),
-                json!(if gates == 0 {
-                    "<none>".to_owned()
-                } else {
-                    format!("0/{gates}")
-                }),
-            ]
-        }
+        "pods" => pod_row(obj, now),
         "deployments" => {
-            let (containers, images) = containers_and_images(s(obj, &["spec", "template", "spec"]));
+            let d: Deployment = view_of(obj);
+            let (containers, images) = containers_and_images(d.spec.template.as_ref());
             vec![
                 name,
                 json!(format!(
                     "{}/{}",
-                    int(obj, &["status", "readyReplicas"]),
-                    int(obj, &["spec", "replicas"])
+                    count(d.status.ready_replicas),
+                    d.spec.replicas.unwrap_or(0)
                 )),
-                json!(int(obj, &["status", "updatedReplicas"])),
-                json!(int(obj, &["status", "availableReplicas"])),
+                json!(count(d.status.updated_replicas)),
+                json!(count(d.status.available_replicas)),
                 json!(created),
                 json!(containers),
                 json!(images),
-                json!(selector_string(s(obj, &["spec", "selector"]))),
+                json!(selector_string(d.spec.selector.as_ref())),
             ]
         }
         "replicasets" => {
-            let (containers, images) = containers_and_images(s(obj, &["spec", "template", "spec"]));
+            let rs: ReplicaSet = view_of(obj);
+            let (containers, images) = containers_and_images(rs.spec.template.as_ref());
             vec![
                 name,
-                json!(int(obj, &["spec", "replicas"])),
-                json!(int(obj, &["status", "replicas"])),
-                json!(int(obj, &["status", "readyReplicas"])),
+                json!(rs.spec.replicas.unwrap_or(0)),
+                json!(rs.status.replicas),
+                json!(count(rs.status.ready_replicas)),
                 json!(created),
                 json!(containers),
                 json!(images),
-                json!(selector_string(s(obj, &["spec", "selector"]))),
+                json!(selector_string(rs.spec.selector.as_ref())),
             ]
         }
-        "services" => vec![
-            name,
-            json!(text(obj, &["spec", "type"])),
-            json!(none_if_empty(text(obj, &["spec", "clusterIP"]))),
-            json!(service_external_ip(obj)),
-            json!(service_ports(obj)),
-            json!(created),
-            json!(format_labels(s(obj, &["spec", "selector"]))),
-        ],
-        "endpoints" => vec![name, json!(endpoints_summary(obj)), json!(created)],
+        "services" => {
+            let svc: Service = view_of(obj);
+            vec![
+                name,
+                json!(text(svc.spec.type_.as_ref())),
+                json!(none_if_empty(text(svc.spec.cluster_ip.as_ref()))),
+                json!(service_external_ip(&svc)),
+                json!(service_ports(&svc)),
+                json!(created),
+                json!(format_labels(svc.spec.selector.as_ref())),
+            ]
+        }
+        "endpoints" => {
+            let ep: Endpoints = parse(obj).unwrap_or_default();
+            vec![name, json!(endpoints_summary(&ep)), json!(created)]
+        }
         "endpointslices" => {
-            let ports: Vec<String> = items(obj, &["ports"])
+            let slice: EndpointSlice = parse(obj).unwrap_or_default();
+            let ports: Vec<String> = slice
+                .ports
                 .iter()
-                .map(|p| int(p, &["port"]).to_string())
+                .flatten()
+                .map(|p| p.port.unwrap_or(0).to_string())
                 .collect();
-            let addrs: Vec<String> = items(obj, &["endpoints"])
+            let addrs: Vec<String> = slice
+                .endpoints
                 .iter()
-                .flat_map(|e| {
-                    items(e, &["addresses"])
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                })
+                .flatten()
+                .flat_map(|e| e.addresses.iter().cloned())
                 .collect();
             let ports = if ports.is_empty() {
                 "<unset>".to_owned()
@@ -403,25 +369,25 @@ pub fn cells(resource: &str, obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
             };
             vec![
                 name,
-                json!(text(obj, &["addressType"])),
+                json!(slice.address_type),
                 json!(ports),
                 json!(addrs),
                 json!(created),
             ]
         }
-        "namespaces" => vec![name, json!(text(obj, &["status", "phase"])), json!(created)],
-        "nodes" => node_row(obj, now),
-        "events" => event_row(obj, now),
+        "namespaces" => {
+            let ns: Namespace = view_of(obj);
+            vec![name, json!(text(ns.status.phase.as_ref())), json!(created)]
+        }
+        "nodes" => node_row(&view_of(obj), now),
+        "events" => event_row(&parse(obj).unwrap_or_default(), now),
         "configmaps" => {
-            let count = obj
-                .get("data")
-                .and_then(Value::as_object)
-                .map_or(0, |m| m.len())
-                + obj
-                    .get("binaryData")
-                    .and_then(Value::as_object)
-                    .map_or(0, |m| m.len());
-            vec![name, json!(count), json!(created)]
+            let keys: ConfigMapKeys = view_of(obj);
+            vec![
+                name,
+                json!(keys.data.len() + keys.binary_data.len()),
+                json!(created),
+            ]
         }
         _ => vec![name, json!(created)],
     }
@@ -430,16 +396,21 @@ pub fn cells(resource: &str, obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sandbox::objects::merged;
 
     #[test]
     fn pod_status_prefers_waiting_reason_and_terminating() {
         let pod = json!({"metadata": {"name": "p"}, "status": {"phase": "Pending", "containerStatuses": [
-            {"ready": false, "state": {"waiting": {"reason": "ErrImagePull"}}}]}});
-        assert_eq!(pod_status(&pod), "ErrImagePull");
-        let mut running = json!({"metadata": {"name": "p"}, "status": {"phase": "Running"}});
-        assert_eq!(pod_status(&running), "Running");
-        running["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
-        assert_eq!(pod_status(&running), "Terminating");
+            {"name": "c", "image": "i", "imageID": "", "restartCount": 0, "ready": false,
+             "state": {"waiting": {"reason": "ErrImagePull"}}}]}});
+        assert_eq!(pod_status(&view_of(&pod)), "ErrImagePull");
+        let running = json!({"metadata": {"name": "p"}, "status": {"phase": "Running"}});
+        assert_eq!(pod_status(&view_of(&running)), "Running");
+        let deleted = merged(
+            &running,
+            &json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}}),
+        );
+        assert_eq!(pod_status(&view_of(&deleted)), "Terminating");
     }
 
     #[test]
@@ -454,8 +425,13 @@ mod tests {
 
     #[test]
     fn selectors_render_sorted() {
-        let sel = json!({"matchLabels": {"b": "2", "a": "1"}, "matchExpressions": [{"key": "c", "operator": "In", "values": ["x", "y"]}]});
+        let sel: K8sLabelSelector = serde_json::from_value(json!({
+            "matchLabels": {"b": "2", "a": "1"},
+            "matchExpressions": [{"key": "c", "operator": "In", "values": ["y", "x"]}]
+        }))
+        .expect("a selector");
         assert_eq!(selector_string(Some(&sel)), "a=1,b=2,c in (x,y)");
+        assert_eq!(selector_string(None), "<none>");
         assert_eq!(
             limited((0..5).map(|i| i.to_string()).collect()),
             "0,1,2 + 2 more..."

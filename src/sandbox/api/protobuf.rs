@@ -533,22 +533,30 @@ mod tests {
         };
         let body = envelope("apps/v1", "Deployment", deploy.encode_to_vec());
         let json = decode(&body).expect("decoded");
-        assert_eq!(json["kind"], "Deployment");
-        assert_eq!(json["metadata"]["name"], "web");
-        assert!(json["metadata"].get("namespace").is_none());
-        assert!(json["metadata"].get("creationTimestamp").is_none());
-        assert_eq!(json["spec"]["replicas"], 1);
-        assert!(json["spec"].get("minReadySeconds").is_none());
-        assert_eq!(json["spec"]["selector"]["matchLabels"]["app"], "web");
+        // k8s-openapi checks the kind and apiVersion as it reads.
+        let d: k8s_openapi::api::apps::v1::Deployment =
+            serde_json::from_value(json).expect("a Deployment");
+        assert_eq!(d.metadata.name.as_deref(), Some("web"));
+        assert_eq!(d.metadata.namespace, None);
         assert_eq!(
-            json["spec"]["template"]["spec"]["containers"][0]["image"],
-            "nginx"
+            d.metadata.creation_timestamp, None,
+            "the zero time means none"
         );
-        assert!(
-            json["spec"]["template"]["spec"]["containers"][0]
-                .get("workingDir")
-                .is_none()
-        );
+        let spec = d.spec;
+        assert_eq!(spec.replicas, Some(1));
+        assert_eq!(spec.min_ready_seconds, None, "zero means absent");
+        let app = spec
+            .selector
+            .match_labels
+            .and_then(|l| l.get("app").cloned());
+        assert_eq!(app.as_deref(), Some("web"));
+        let container = spec
+            .template
+            .spec
+            .map(|s| s.containers[0].clone())
+            .expect("a container");
+        assert_eq!(container.image.as_deref(), Some("nginx"));
+        assert_eq!(container.working_dir, None, "an empty string means absent");
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! Kubernetes `Status` errors: every failure the API answers is one of these.
 
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
+use serde_json::Value;
+
+use crate::sandbox::objects::to_json;
 
 /// An API failure, rendered as a `meta/v1 Status` with the matching HTTP code.
 #[derive(Debug, Clone, PartialEq)]
@@ -12,8 +15,8 @@ pub struct ApiError {
     pub reason: &'static str,
     /// Human-readable message, worded like the real server's.
     pub message: String,
-    /// `details` of the Status, when there are any.
-    pub details: Option<Value>,
+    /// `details` of the Status, when there are any (boxed: errors travel in `Result`s).
+    pub details: Option<Box<StatusDetails>>,
 }
 
 impl ApiError {
@@ -87,15 +90,25 @@ impl ApiError {
             )
         };
         let message = message.replace(".core \"", " \"");
-        let causes: Vec<Value> = causes
+        let causes = causes
             .iter()
-            .map(|(field, reason, msg)| json!({"reason": reason, "message": msg, "field": field}))
+            .map(|(field, reason, msg)| StatusCause {
+                field: Some(field.clone()),
+                message: Some(msg.clone()),
+                reason: Some((*reason).to_owned()),
+            })
             .collect();
         ApiError {
             code: 422,
             reason: "Invalid",
             message,
-            details: Some(json!({"name": name, "group": group, "kind": kind, "causes": causes})),
+            details: Some(Box::new(StatusDetails {
+                name: Some(name.to_owned()),
+                group: Some(group.to_owned()),
+                kind: Some(kind.to_owned()),
+                causes: Some(causes),
+                ..StatusDetails::default()
+            })),
         }
     }
 
@@ -137,34 +150,36 @@ impl ApiError {
     }
 
     fn with_details(mut self, group: &str, resource: &str, name: &str) -> Self {
-        let mut details = json!({"name": name, "kind": resource});
-        if !group.is_empty() {
-            details["group"] = json!(group);
-        }
-        self.details = Some(details);
+        self.details = Some(Box::new(details(group, resource, name)));
         self
     }
 
     /// The Status object.
     pub fn to_status(&self) -> Value {
-        let mut status = json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        });
-        if let Some(details) = &self.details {
-            status["details"] = details.clone();
-        }
-        status
+        to_json(&Status {
+            code: Some(i32::from(self.code)),
+            details: self.details.as_deref().cloned(),
+            message: Some(self.message.clone()),
+            reason: Some(self.reason.to_owned()),
+            status: Some("Failure".to_owned()),
+            ..Status::default()
+        })
     }
 
     /// The HTTP status code.
     pub fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+/// The `details` naming an object: its name, its resource as `kind`, and its group unless
+/// it is the core group.
+pub fn details(group: &str, resource: &str, name: &str) -> StatusDetails {
+    StatusDetails {
+        name: Some(name.to_owned()),
+        kind: Some(resource.to_owned()),
+        group: (!group.is_empty()).then(|| group.to_owned()),
+        ..StatusDetails::default()
     }
 }
 
@@ -187,10 +202,14 @@ mod tests {
     #[test]
     fn not_found_reads_like_the_real_server() {
         let err = ApiError::not_found("apps", "deployments", "x");
-        let status = err.to_status();
-        assert_eq!(status["message"], "deployments.apps \"x\" not found");
-        assert_eq!(status["details"]["group"], "apps");
-        assert_eq!(status["code"], 404);
+        let status: Status = serde_json::from_value(err.to_status()).expect("a Status");
+        assert_eq!(
+            status.message.as_deref(),
+            Some("deployments.apps \"x\" not found")
+        );
+        let group = status.details.and_then(|d| d.group);
+        assert_eq!(group.as_deref(), Some("apps"));
+        assert_eq!(status.code, Some(404));
         assert_eq!(
             ApiError::not_found("", "pods", "p").message,
             "pods \"p\" not found"

@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use super::status::ApiError;
+use crate::sandbox::objects::{Any, view, view_of};
 
 const META: &[&str] = &[
     "name",
@@ -139,6 +140,46 @@ const SERVICE_PORT: &[&str] = &[
     "nodePort",
 ];
 
+view! {
+    /// The parts of an object (or of its spec or template) whose fields are checked.
+    struct Parts {
+        metadata: Value,
+        spec: Value,
+        template: Value,
+        ports: Vec<Value>,
+    }
+}
+
+view! {
+    /// The lists of a pod spec whose items are checked.
+    struct PodParts {
+        containers: Vec<Value>,
+        init_containers: Vec<Value>,
+    }
+}
+
+view! {
+    /// The lists of a container whose items are checked.
+    struct ContainerParts {
+        ports: Vec<Value>,
+        env: Vec<Value>,
+    }
+}
+
+/// The top-level fields of the kinds with a spec and a status.
+const OBJECT: &[&str] = &["apiVersion", "kind", "metadata", "spec", "status"];
+/// The top-level fields of a ConfigMap.
+const CONFIG_MAP: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "data",
+    "binaryData",
+    "immutable",
+];
+/// The fields of a pod template.
+const TEMPLATE: &[&str] = &["metadata", "spec"];
+
 fn check(obj: &Value, known: &[&str], path: &str, out: &mut Vec<String>) {
     for key in obj.as_object().into_iter().flat_map(|m| m.keys()) {
         if !known.contains(&key.as_str()) {
@@ -151,20 +192,25 @@ fn check(obj: &Value, known: &[&str], path: &str, out: &mut Vec<String>) {
     }
 }
 
-fn check_list(obj: &Value, field: &str, known: &[&str], path: &str, out: &mut Vec<String>) {
-    for (i, item) in obj[field].as_array().into_iter().flatten().enumerate() {
-        check(item, known, &format!("{path}.{field}[{i}]"), out);
+fn check_list(items: &[Value], at: &str, known: &[&str], out: &mut Vec<String>) {
+    for (i, item) in items.iter().enumerate() {
+        check(item, known, &format!("{at}[{i}]"), out);
     }
 }
 
 fn pod_spec(spec: &Value, path: &str, out: &mut Vec<String>) {
     check(spec, POD_SPEC, path, out);
-    for field in ["containers", "initContainers"] {
-        check_list(spec, field, CONTAINER, path, out);
-        for (i, c) in spec[field].as_array().into_iter().flatten().enumerate() {
+    let lists: PodParts = view_of(spec);
+    for (field, containers) in [
+        ("containers", &lists.containers),
+        ("initContainers", &lists.init_containers),
+    ] {
+        check_list(containers, &format!("{path}.{field}"), CONTAINER, out);
+        for (i, c) in containers.iter().enumerate() {
             let at = format!("{path}.{field}[{i}]");
-            check_list(c, "ports", CONTAINER_PORT, &at, out);
-            check_list(c, "env", ENV_VAR, &at, out);
+            let c: ContainerParts = view_of(c);
+            check_list(&c.ports, &format!("{at}.ports"), CONTAINER_PORT, out);
+            check_list(&c.env, &format!("{at}.env"), ENV_VAR, out);
         }
     }
 }
@@ -173,46 +219,26 @@ fn pod_spec(spec: &Value, path: &str, out: &mut Vec<String>) {
 pub fn unknown_fields(kind: &str, obj: &Value) -> Vec<String> {
     let mut out = Vec::new();
     let top: &[&str] = match kind {
-        "Deployment" | "ReplicaSet" | "Pod" | "Service" | "Namespace" | "Node" => {
-            &["apiVersion", "kind", "metadata", "spec", "status"]
-        }
-        "ConfigMap" => &[
-            "apiVersion",
-            "kind",
-            "metadata",
-            "data",
-            "binaryData",
-            "immutable",
-        ],
+        "Deployment" | "ReplicaSet" | "Pod" | "Service" | "Namespace" | "Node" => OBJECT,
+        "ConfigMap" => CONFIG_MAP,
         _ => return out,
     };
     check(obj, top, "", &mut out);
-    check(&obj["metadata"], META, "metadata", &mut out);
+    let parts: Parts = view_of(obj);
+    check(&parts.metadata, META, "metadata", &mut out);
+    let spec: Parts = view_of(&parts.spec);
     match kind {
         "Deployment" | "ReplicaSet" => {
-            check(&obj["spec"], WORKLOAD_SPEC, "spec", &mut out);
-            check(
-                &obj["spec"]["template"],
-                &["metadata", "spec"],
-                "spec.template",
-                &mut out,
-            );
-            check(
-                &obj["spec"]["template"]["metadata"],
-                META,
-                "spec.template.metadata",
-                &mut out,
-            );
-            pod_spec(
-                &obj["spec"]["template"]["spec"],
-                "spec.template.spec",
-                &mut out,
-            );
+            check(&parts.spec, WORKLOAD_SPEC, "spec", &mut out);
+            check(&spec.template, TEMPLATE, "spec.template", &mut out);
+            let template: Parts = view_of(&spec.template);
+            check(&template.metadata, META, "spec.template.metadata", &mut out);
+            pod_spec(&template.spec, "spec.template.spec", &mut out);
         }
-        "Pod" => pod_spec(&obj["spec"], "spec", &mut out),
+        "Pod" => pod_spec(&parts.spec, "spec", &mut out),
         "Service" => {
-            check(&obj["spec"], SERVICE_SPEC, "spec", &mut out);
-            check_list(&obj["spec"], "ports", SERVICE_PORT, "spec", &mut out);
+            check(&parts.spec, SERVICE_SPEC, "spec", &mut out);
+            check_list(&spec.ports, "spec.ports", SERVICE_PORT, &mut out);
         }
         _ => {}
     }
@@ -238,7 +264,10 @@ pub fn enforce(
     if fresh.is_empty() {
         return Ok(());
     }
-    let version = new["apiVersion"].as_str().unwrap_or("v1");
+    let head: Any = view_of(new);
+    let version = Some(head.api_version)
+        .filter(|v| !v.is_empty())
+        .unwrap_or("v1");
     let version = version.rsplit('/').next().unwrap_or(version);
     let listed: Vec<String> = fresh
         .iter()

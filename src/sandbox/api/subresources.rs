@@ -5,9 +5,14 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
+use k8s_openapi::api::autoscaling::v1::{Scale, ScaleSpec, ScaleStatus};
+use k8s_openapi::api::core::v1::Endpoints;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use rand::seq::IndexedRandom;
 use serde_json::{Value, json};
 
+use crate::sandbox::objects::{Deployment, Pod, Scaled, merged, parse, pod_ip, to_json, view_of};
+use crate::sandbox::store::meta::Meta;
 use crate::sandbox::store::{ResKey, StoreError};
 
 use super::handlers::{content_type, current, decode_object, store_error};
@@ -20,23 +25,33 @@ use super::{
 
 /// The `autoscaling/v1 Scale` view of a deployment or replica set.
 pub fn to_scale(obj: &Value) -> Value {
-    let meta = &obj["metadata"];
-    let selector = printers::selector_string(obj.pointer("/spec/selector"));
-    json!({
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {
-            "name": meta["name"],
-            "namespace": meta["namespace"],
-            "uid": meta["uid"],
-            "resourceVersion": meta["resourceVersion"],
-            "creationTimestamp": meta["creationTimestamp"],
+    let scaled: Scaled = view_of(obj);
+    // Deployments and ReplicaSets have the same `spec.selector`.
+    let workload: Deployment = view_of(obj);
+    let selector = printers::selector_string(workload.spec.selector.as_ref());
+    let m = &scaled.metadata;
+    let given = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let count = |n: Option<i64>| i32::try_from(n.unwrap_or(0)).unwrap_or(i32::MAX);
+    to_json(&Scale {
+        metadata: ObjectMeta {
+            name: given(m.name),
+            namespace: given(m.namespace),
+            uid: given(m.uid),
+            resource_version: given(m.resource_version),
+            creation_timestamp: m.created().map(crate::sandbox::store::meta::time_at),
+            ..ObjectMeta::default()
         },
-        "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(0)},
-        "status": {
-            "replicas": obj["status"]["replicas"].as_i64().unwrap_or(0),
-            "selector": if selector == "<none>" { String::new() } else { selector },
-        },
+        spec: Some(ScaleSpec {
+            replicas: Some(count(scaled.spec.replicas)),
+        }),
+        status: Some(ScaleStatus {
+            replicas: count(scaled.status.replicas),
+            selector: Some(if selector == "<none>" {
+                String::new()
+            } else {
+                selector
+            }),
+        }),
     })
 }
 
@@ -77,10 +92,8 @@ pub async fn scale(
             }
             _ => return Err(ApiError::method_not_allowed()),
         };
-        let replicas = wanted
-            .pointer("/spec/replicas")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
+        let wanted: Scaled = view_of(&wanted);
+        let replicas = wanted.spec.replicas.unwrap_or(0);
         if replicas < 0 {
             return Err(ApiError::invalid(
                 "Scale",
@@ -93,22 +106,15 @@ pub async fn scale(
                 )],
             ));
         }
-        if let Some(rv) = wanted
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-            && !rv.is_empty()
-            && Some(rv) != obj["metadata"]["resourceVersion"].as_str()
-        {
-            {
-                return Err(ApiError::conflict(
-                    target.info.group,
-                    target.info.resource,
-                    &name,
-                ));
-            }
+        let rv = wanted.metadata.resource_version;
+        if !rv.is_empty() && rv != Meta::of(&obj).resource_version {
+            return Err(ApiError::conflict(
+                target.info.group,
+                target.info.resource,
+                &name,
+            ));
         }
-        let mut new = obj.clone();
-        new["spec"]["replicas"] = json!(replicas);
+        let new = merged(&obj, &json!({"spec": {"replicas": replicas}}));
         let new = admission::admit_update(state, target.info, &obj, new)?;
         if query.dry_run() {
             return Ok(json_response(StatusCode::OK, &to_scale(&new), pretty));
@@ -127,14 +133,9 @@ pub async fn scale(
 }
 
 /// The container a log or exec request is about, checked like the real kubelet does.
-fn pick_container(pod: &Value, asked: Option<&str>) -> Result<String, ApiError> {
-    let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
-    let names: Vec<&str> = pod["spec"]["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["name"].as_str())
-        .collect();
+fn pick_container(pod: &Pod, asked: Option<&str>) -> Result<String, ApiError> {
+    let pod_name = pod.metadata.name;
+    let names: Vec<&str> = pod.spec.containers.iter().map(|c| c.name).collect();
     match asked.filter(|c| !c.is_empty()) {
         Some(c) if names.contains(&c) => Ok(c.to_owned()),
         Some(c) => Err(ApiError::bad_request(format!(
@@ -148,23 +149,24 @@ fn pick_container(pod: &Value, asked: Option<&str>) -> Result<String, ApiError> 
     }
 }
 
-fn ensure_running(pod: &Value, container: &str) -> Result<(), ApiError> {
-    let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
-    let status = pod["status"]["containerStatuses"]
-        .as_array()
-        .into_iter()
+fn ensure_running(pod: &Pod, container: &str) -> Result<(), ApiError> {
+    let pod_name = pod.metadata.name;
+    let state = pod
+        .status
+        .container_statuses
+        .iter()
         .flatten()
-        .find(|c| c["name"].as_str() == Some(container));
-    let running = status.is_some_and(|s| {
-        s["state"].get("running").is_some() || s["state"].get("terminated").is_some()
-    });
-    if running {
+        .find(|c| c.name == container)
+        .and_then(|c| c.state.clone())
+        .unwrap_or_default();
+    if state.running.is_some() || state.terminated.is_some() {
         return Ok(());
     }
-    let reason = status
-        .and_then(|s| s["state"]["waiting"]["reason"].as_str())
-        .unwrap_or("ContainerCreating");
-    let why = match reason {
+    let reason = state
+        .waiting
+        .and_then(|w| w.reason)
+        .unwrap_or_else(|| "ContainerCreating".to_owned());
+    let why = match reason.as_str() {
         "ErrImagePull" | "ImagePullBackOff" => "trying and failing to pull image",
         other => other,
     };
@@ -175,7 +177,8 @@ fn ensure_running(pod: &Value, container: &str) -> Result<(), ApiError> {
 
 /// `GET .../pods/NAME/log` (text/plain; `follow`, `tailLines`).
 pub async fn logs(state: &Arc<ApiState>, target: &Target, query: &Query) -> ApiResult {
-    let pod = current(state, target)?;
+    let json = current(state, target)?;
+    let pod: Pod = view_of(&json);
     let container = pick_container(&pod, query.get("container"))?;
     ensure_running(&pod, &container)?;
     let mut lines = state.catalogue.logs(&pod, &container);
@@ -196,7 +199,7 @@ pub async fn logs(state: &Arc<ApiState>, target: &Target, query: &Query) -> ApiR
         target.key(),
         target.ns().to_owned(),
         target.name.clone().unwrap_or_default(),
-        pod["metadata"]["uid"].clone(),
+        pod.metadata.uid.to_owned(),
     );
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
@@ -208,7 +211,7 @@ pub async fn logs(state: &Arc<ApiState>, target: &Target, query: &Query) -> ApiR
         {
             let alive = store
                 .get(&key, &ns, &name)
-                .is_some_and(|p| p["metadata"]["uid"] == uid);
+                .is_some_and(|p| Meta::of(&p).uid == uid);
             if !alive {
                 break;
             }
@@ -241,7 +244,8 @@ pub async fn exec(
     target: &Target,
     query: &Query,
 ) -> ApiResult {
-    let pod = current(state, target)?;
+    let json = current(state, target)?;
+    let pod: Pod = view_of(&json);
     let container = pick_container(&pod, query.get("container"))?;
     ensure_running(&pod, &container)?;
     if query.commands.is_empty() {
@@ -250,7 +254,8 @@ pub async fn exec(
     if query.flag("stdin") && shell::is_shell(&query.commands) {
         let apps = state.catalogue.clone();
         let prompt = apps.prompt(&pod, &container);
-        let run: shell::Runner = Arc::new(move |argv: &[String]| apps.exec(&pod, &container, argv));
+        let run: shell::Runner =
+            Arc::new(move |argv: &[String]| apps.exec(&view_of(&json), &container, argv));
         let session = shell::Shell {
             prompt,
             tty: query.flag("tty"),
@@ -262,31 +267,23 @@ pub async fn exec(
     exec::upgrade(req, exec::Session::Once(output))
 }
 
-fn ready_pod_for_service(state: &ApiState, namespace: &str, service: &str) -> Option<Value> {
-    let endpoints = state.store.get(
-        &ResKey {
-            group: String::new(),
-            resource: "endpoints".to_owned(),
-        },
-        namespace,
-        service,
-    )?;
-    let names: Vec<String> = endpoints["subsets"]
-        .as_array()
+/// The pods an Endpoints object lists as ready.
+pub fn ready_pod_names(endpoints: &Value) -> Vec<String> {
+    let endpoints: Endpoints = parse(endpoints).unwrap_or_default();
+    endpoints
+        .subsets
         .into_iter()
         .flatten()
-        .flat_map(|s| s["addresses"].as_array().into_iter().flatten())
-        .filter_map(|a| a["targetRef"]["name"].as_str().map(str::to_owned))
-        .collect();
+        .flat_map(|s| s.addresses.into_iter().flatten())
+        .filter_map(|a| a.target_ref.and_then(|r| r.name))
+        .collect()
+}
+
+fn ready_pod_for_service(state: &ApiState, namespace: &str, service: &str) -> Option<Value> {
+    let endpoints = state.store.get(&ResKey::endpoints(), namespace, service)?;
+    let names = ready_pod_names(&endpoints);
     let name = names.choose(&mut rand::rng())?;
-    state.store.get(
-        &ResKey {
-            group: String::new(),
-            resource: "pods".to_owned(),
-        },
-        namespace,
-        name,
-    )
+    state.store.get(&ResKey::pods(), namespace, name)
 }
 
 /// The pod and service proxies: answer with the app of a (ready) pod.
@@ -329,7 +326,7 @@ pub async fn proxy(state: &Arc<ApiState>, req: Request<Body>, target: &Target) -
             .store
             .get(&target.key(), ns, name)
             .ok_or_else(|| ApiError::not_found("", "pods", name))?;
-        if pod["status"]["podIP"].as_str().is_none_or(str::is_empty) {
+        if pod_ip(&view_of(&pod)).is_empty() {
             return Err(ApiError::new(
                 503,
                 "ServiceUnavailable",
@@ -338,6 +335,7 @@ pub async fn proxy(state: &Arc<ApiState>, req: Request<Body>, target: &Target) -
         }
         pod
     };
+    let pod: Pod = view_of(&pod);
     match state.catalogue.http(&pod, &path) {
         Some((code, body)) => Ok(plain(
             StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
@@ -348,7 +346,7 @@ pub async fn proxy(state: &Arc<ApiState>, req: Request<Body>, target: &Target) -
             "ServiceUnavailable",
             format!(
                 "error trying to reach service: dial tcp {}: connect: connection refused",
-                pod["status"]["podIP"].as_str().unwrap_or_default()
+                pod_ip(&pod)
             ),
         )),
     }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::handlers::Typed;
 use super::printers;
 use super::resources::ResourceInfo;
+use crate::sandbox::store::meta::Meta;
 
 /// What each row carries besides its cells (`includeObject`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,10 +138,7 @@ pub fn watch_event_table<'a>(
     include: IncludeObject,
     first: bool,
 ) -> Table<'a> {
-    let rv = object
-        .pointer("/metadata/resourceVersion")
-        .cloned()
-        .unwrap_or(Value::Null);
+    let rv = Meta::of(object).resource_version;
     let mut one = table(
         info,
         std::slice::from_ref(object),
@@ -210,12 +208,9 @@ pub fn human_duration(seconds: i64) -> String {
     format!("{}y", hours / 24 / 365)
 }
 
-/// Age of an RFC 3339 timestamp, `<unknown>` when absent or unparsable.
-pub fn age(timestamp: Option<&Value>, now: jiff::Timestamp) -> String {
-    match timestamp
-        .and_then(Value::as_str)
-        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-    {
+/// Age of a timestamp, `<unknown>` when absent (or unparsable).
+pub fn age(timestamp: Option<jiff::Timestamp>, now: jiff::Timestamp) -> String {
+    match timestamp {
         Some(t) => human_duration(now.as_second() - t.as_second()),
         None => "<unknown>".to_owned(),
     }
@@ -245,37 +240,62 @@ mod tests {
         assert!(!wants_table("application/json"));
     }
 
+    /// A Table as a client reads it.
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ReadTable {
+        kind: String,
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta,
+        column_definitions: Option<Vec<serde::de::IgnoredAny>>,
+        rows: Vec<ReadRow>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct ReadRow {
+        cells: Vec<Value>,
+        object: Option<ReadObject>,
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ReadObject {
+        kind: String,
+        api_version: String,
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+        spec: Option<k8s_openapi::api::core::v1::PodSpec>,
+    }
+
     #[test]
     fn rows_carry_what_include_object_asks_for() {
         let info = super::super::resources::find("", "v1", "pods").expect("pods");
         let pod = std::sync::Arc::new(json!({
             "metadata": {"name": "p", "namespace": "default", "resourceVersion": "7"},
-            "spec": {"nodeName": "n"},
+            "spec": {"nodeName": "n", "containers": []},
             "status": {"phase": "Running"},
         }));
         let objects = [pod];
-        let rows = |include| {
+        let row = |include| {
             let table = table(info, &objects, include, json!({"resourceVersion": "9"}));
-            let value = serde_json::to_value(&table).expect("serialises");
-            assert_eq!(value["kind"], "Table");
-            assert_eq!(value["metadata"]["resourceVersion"], "9");
-            assert!(
-                value["columnDefinitions"]
-                    .as_array()
-                    .is_some_and(|c| !c.is_empty())
-            );
-            value["rows"][0].clone()
+            let text = serde_json::to_string(&table).expect("serialises");
+            let read: ReadTable = serde_json::from_str(&text).expect("a Table");
+            assert_eq!(read.kind, "Table");
+            assert_eq!(read.metadata.resource_version.as_deref(), Some("9"));
+            assert!(read.column_definitions.is_some_and(|c| !c.is_empty()));
+            read.rows.into_iter().next().expect("one row")
         };
-        let none = rows(IncludeObject::None);
-        assert_eq!(none["cells"][0], "p");
-        assert!(none.get("object").is_none());
-        let meta = rows(IncludeObject::Metadata);
-        assert_eq!(meta["object"]["kind"], "PartialObjectMetadata");
-        assert_eq!(meta["object"]["metadata"]["resourceVersion"], "7");
-        assert!(meta["object"].get("spec").is_none());
-        let full = rows(IncludeObject::Object);
-        assert_eq!(full["object"]["kind"], "Pod");
-        assert_eq!(full["object"]["apiVersion"], "v1");
-        assert_eq!(full["object"]["spec"]["nodeName"], "n");
+        let none = row(IncludeObject::None);
+        assert_eq!(none.cells.first(), Some(&json!("p")));
+        assert!(none.object.is_none());
+        let meta = row(IncludeObject::Metadata).object.expect("metadata");
+        assert_eq!(meta.kind, "PartialObjectMetadata");
+        assert_eq!(meta.metadata.resource_version.as_deref(), Some("7"));
+        assert!(meta.spec.is_none());
+        let full = row(IncludeObject::Object).object.expect("the object");
+        assert_eq!(
+            (full.kind.as_str(), full.api_version.as_str()),
+            ("Pod", "v1")
+        );
+        let node = full.spec.and_then(|s| s.node_name);
+        assert_eq!(node.as_deref(), Some("n"));
     }
 }

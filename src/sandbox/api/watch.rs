@@ -15,7 +15,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::sandbox::objects::to_json;
+use crate::sandbox::store::meta::Meta;
 use crate::sandbox::store::{EventType, StoreError};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::handlers::Typed;
 use super::list::select;
@@ -44,11 +47,17 @@ fn line<T: Serialize + ?Sized>(kind: &str, object: &T) -> Bytes {
 }
 
 fn bookmark(target: &Target, rv: u64, initial_end: bool) -> Value {
-    let mut meta = json!({"resourceVersion": rv.to_string()});
-    if initial_end {
-        meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
-    }
-    json!({"kind": target.info.kind, "apiVersion": target.info.api_version(), "metadata": meta})
+    let meta = ObjectMeta {
+        resource_version: Some(rv.to_string()),
+        annotations: initial_end.then(|| {
+            std::collections::BTreeMap::from([(
+                "k8s.io/initial-events-end".to_owned(),
+                "true".to_owned(),
+            )])
+        }),
+        ..ObjectMeta::default()
+    };
+    json!({"kind": target.info.kind, "apiVersion": target.info.api_version(), "metadata": to_json(&meta)})
 }
 
 fn expired(message: &str) -> Value {
@@ -56,11 +65,8 @@ fn expired(message: &str) -> Value {
 }
 
 fn key_of(obj: &Value) -> (String, String) {
-    let meta = &obj["metadata"];
-    (
-        meta["namespace"].as_str().unwrap_or_default().to_owned(),
-        meta["name"].as_str().unwrap_or_default().to_owned(),
-    )
+    let meta = Meta::of(obj);
+    (meta.namespace.to_owned(), meta.name.to_owned())
 }
 
 /// The event type a filtered watcher sends for a change, `None` when it sees nothing.
@@ -247,9 +253,10 @@ pub async fn serve(
                     Some(Ok(ev)) => {
                         last_rv = ev.resource_version;
                         let obj: &Value = &ev.object;
-                        let wanted = labels.as_ref().is_none_or(|s| s.matches_json(obj.pointer("/metadata/labels")))
+                        let meta = Meta::of(obj);
+                        let wanted = labels.as_ref().is_none_or(|s| s.matches(&meta.labels))
                             && fields.as_ref().is_none_or(|s| s.matches(obj))
-                            && target.name.as_deref().is_none_or(|n| obj["metadata"]["name"].as_str() == Some(n));
+                            && target.name.as_deref().is_none_or(|n| meta.name == n);
                         let kind = if filtered {
                             match transition(&mut seen, key_of(obj), wanted, ev.kind) {
                                 Some(kind) => kind,

@@ -1,8 +1,11 @@
+use std::sync::LazyLock;
+
 use super::*;
-use serde_json::json;
+use crate::sandbox::objects::view_of;
+use serde_json::{Value, json};
 
 fn catalogue() -> Catalogue {
-    Catalogue::new(&[ImageSpec {
+    Catalogue::new(&[AppSpec {
         image: "example/app:v1".into(),
         port: 8080,
         response: "hello from {hostname} in {namespace} on {node}\n".into(),
@@ -13,10 +16,14 @@ fn catalogue() -> Catalogue {
     }])
 }
 
-fn pod() -> Value {
+static POD: LazyLock<Value> = LazyLock::new(|| {
     json!({"metadata": {"name": "web-1", "namespace": "demo"},
            "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "example/app:v1"}]},
            "status": {"podIP": "10.244.1.5"}})
+});
+
+fn pod() -> Pod<'static> {
+    view_of(&POD)
 }
 
 fn run(c: &Catalogue, argv: &[&str]) -> ExecResult {

@@ -1,8 +1,23 @@
 //! Objects a fresh cluster has: namespaces, nodes and the `kubernetes` Service.
 
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    DaemonEndpoint, EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Namespace,
+    NamespaceSpec, NamespaceStatus, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints,
+    NodeSpec, NodeStatus, NodeSystemInfo, Service, ServicePort, ServiceSpec, ServiceStatus, Taint,
+};
+use k8s_openapi::api::discovery::v1::{
+    Endpoint, EndpointConditions, EndpointPort as SlicePort, EndpointSlice,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde::Serialize;
+use serde_json::Value;
 
 use super::SimConfig;
+use crate::sandbox::objects::{to_json, with_fields};
 use crate::sandbox::store::{ResKey, Store, StoreError, meta};
 
 /// Name of the control-plane node.
@@ -23,152 +38,260 @@ pub fn nodes() -> Vec<(&'static str, u8, String)> {
         .collect()
 }
 
-fn create_if_absent(store: &Store, key: &ResKey, obj: Value) {
-    match store.create(key, obj) {
+fn create_if_absent<T: Serialize>(store: &Store, key: &ResKey, obj: &T) {
+    match store.create(key, to_json(obj)) {
         Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
         Err(e) => tracing::warn!("failed to create a startup object: {e}"),
     }
 }
 
-fn node(name: &str, index: u8, ip: &str) -> Value {
+fn strings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn named(name: &str, namespace: Option<&str>, labels: &[(&str, &str)]) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: namespace.map(str::to_owned),
+        labels: Some(strings(labels)),
+        ..ObjectMeta::default()
+    }
+}
+
+fn node(name: &str, index: u8, ip: &str) -> Node {
     let control = name == CONTROL_PLANE;
-    let mut labels = json!({
-        "beta.kubernetes.io/arch": "amd64",
-        "beta.kubernetes.io/os": "linux",
-        "kubernetes.io/arch": "amd64",
-        "kubernetes.io/hostname": name,
-        "kubernetes.io/os": "linux",
-    });
+    let mut labels = strings(&[
+        ("beta.kubernetes.io/arch", "amd64"),
+        ("beta.kubernetes.io/os", "linux"),
+        ("kubernetes.io/arch", "amd64"),
+        ("kubernetes.io/hostname", name),
+        ("kubernetes.io/os", "linux"),
+    ]);
     if control {
-        labels["node-role.kubernetes.io/control-plane"] = json!("");
-        labels["node.kubernetes.io/exclude-from-external-load-balancers"] = json!("");
+        labels.extend(strings(&[
+            ("node-role.kubernetes.io/control-plane", ""),
+            (
+                "node.kubernetes.io/exclude-from-external-load-balancers",
+                "",
+            ),
+        ]));
     }
-    let now = meta::now_rfc3339();
-    let cond = |t: &str, s: &str, reason: &str, msg: &str| {
-        json!({"type": t, "status": s, "lastHeartbeatTime": now, "lastTransitionTime": now,
-               "reason": reason, "message": msg})
+    let now = meta::now_time();
+    let cond = |t: &str, s: &str, reason: &str, msg: &str| NodeCondition {
+        type_: t.to_owned(),
+        status: s.to_owned(),
+        last_heartbeat_time: Some(now.clone()),
+        last_transition_time: Some(now.clone()),
+        reason: Some(reason.to_owned()),
+        message: Some(msg.to_owned()),
     };
-    let mut node = json!({
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "labels": labels,
-            "annotations": {
-                "node.alpha.kubernetes.io/ttl": "0",
-                "volumes.kubernetes.io/controller-managed-attach-detach": "true"
-            }
+    let resources: BTreeMap<String, Quantity> = [
+        ("cpu", "4"),
+        ("ephemeral-storage", "102626232Ki"),
+        ("hugepages-2Mi", "0"),
+        ("memory", "8148016Ki"),
+        ("pods", "110"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), Quantity((*v).to_owned())))
+    .collect();
+    let cidr = format!("10.244.{index}.0/24");
+    Node {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            labels: Some(labels),
+            annotations: Some(strings(&[
+                ("node.alpha.kubernetes.io/ttl", "0"),
+                (
+                    "volumes.kubernetes.io/controller-managed-attach-detach",
+                    "true",
+                ),
+            ])),
+            ..ObjectMeta::default()
         },
-        "spec": {
-            "podCIDR": format!("10.244.{index}.0/24"),
-            "podCIDRs": [format!("10.244.{index}.0/24")],
-            "providerID": format!("kind://docker/kubetutor/{name}")
-        },
-        "status": {
-            "capacity": {"cpu": "4", "ephemeral-storage": "102626232Ki", "hugepages-2Mi": "0",
-                         "memory": "8148016Ki", "pods": "110"},
-            "allocatable": {"cpu": "4", "ephemeral-storage": "102626232Ki", "hugepages-2Mi": "0",
-                            "memory": "8148016Ki", "pods": "110"},
-            "conditions": [
-                cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-                cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-                cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-                cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-            ],
-            "addresses": [
-                {"type": "InternalIP", "address": ip},
-                {"type": "Hostname", "address": name}
-            ],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
-            "nodeInfo": {
-                "architecture": "amd64",
-                "bootID": meta::new_uid(),
-                "containerRuntimeVersion": "containerd://2.1.3",
-                "kernelVersion": "6.8.0-kubetutor",
-                "kubeProxyVersion": "",
-                "kubeletVersion": KUBELET_VERSION,
-                "machineID": meta::random_hex(32),
-                "operatingSystem": "linux",
-                "osImage": "Debian GNU/Linux 12 (bookworm)",
-                "systemUUID": meta::new_uid()
-            }
-        }
-    });
-    if control {
-        node["spec"]["taints"] = json!([{
-            "key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"
-        }]);
+        spec: Some(NodeSpec {
+            pod_cidr: Some(cidr.clone()),
+            pod_cidrs: Some(vec![cidr]),
+            provider_id: Some(format!("kind://docker/kubetutor/{name}")),
+            taints: control.then(|| {
+                vec![Taint {
+                    key: "node-role.kubernetes.io/control-plane".to_owned(),
+                    effect: "NoSchedule".to_owned(),
+                    ..Taint::default()
+                }]
+            }),
+            ..NodeSpec::default()
+        }),
+        status: Some(NodeStatus {
+            capacity: Some(resources.clone()),
+            allocatable: Some(resources),
+            conditions: Some(vec![
+                cond(
+                    "MemoryPressure",
+                    "False",
+                    "KubeletHasSufficientMemory",
+                    "kubelet has sufficient memory available",
+                ),
+                cond(
+                    "DiskPressure",
+                    "False",
+                    "KubeletHasNoDiskPressure",
+                    "kubelet has no disk pressure",
+                ),
+                cond(
+                    "PIDPressure",
+                    "False",
+                    "KubeletHasSufficientPID",
+                    "kubelet has sufficient PID available",
+                ),
+                cond(
+                    "Ready",
+                    "True",
+                    "KubeletReady",
+                    "kubelet is posting ready status",
+                ),
+            ]),
+            addresses: Some(vec![
+                NodeAddress {
+                    type_: "InternalIP".to_owned(),
+                    address: ip.to_owned(),
+                },
+                NodeAddress {
+                    type_: "Hostname".to_owned(),
+                    address: name.to_owned(),
+                },
+            ]),
+            daemon_endpoints: Some(NodeDaemonEndpoints {
+                kubelet_endpoint: Some(DaemonEndpoint { port: 10250 }),
+            }),
+            node_info: Some(NodeSystemInfo {
+                architecture: "amd64".to_owned(),
+                boot_id: meta::new_uid(),
+                container_runtime_version: "containerd://2.1.3".to_owned(),
+                kernel_version: "6.8.0-kubetutor".to_owned(),
+                kube_proxy_version: String::new(),
+                kubelet_version: KUBELET_VERSION.to_owned(),
+                machine_id: meta::random_hex(32),
+                operating_system: "linux".to_owned(),
+                os_image: "Debian GNU/Linux 12 (bookworm)".to_owned(),
+                system_uuid: meta::new_uid(),
+                ..NodeSystemInfo::default()
+            }),
+            ..NodeStatus::default()
+        }),
     }
-    node
 }
 
 /// Creates what a fresh cluster has, when absent, and points the `kubernetes` Service's
 /// endpoints at the API server's current address.
 pub fn ensure_cluster(store: &Store, sim: &SimConfig) {
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        create_if_absent(
-            store,
-            &ResKey::namespaces(),
-            json!({
-                "apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
-                "spec": {"finalizers": ["kubernetes"]},
-                "status": {"phase": "Active"}
+        let namespace = Namespace {
+            metadata: named(ns, None, &[("kubernetes.io/metadata.name", ns)]),
+            spec: Some(NamespaceSpec {
+                finalizers: Some(vec!["kubernetes".to_owned()]),
             }),
-        );
+            status: Some(NamespaceStatus {
+                phase: Some("Active".to_owned()),
+                conditions: None,
+            }),
+        };
+        create_if_absent(store, &ResKey::namespaces(), &namespace);
     }
     for (name, index, ip) in nodes() {
-        create_if_absent(store, &ResKey::nodes(), node(name, index, &ip));
+        create_if_absent(store, &ResKey::nodes(), &node(name, index, &ip));
     }
-    create_if_absent(
-        store,
-        &ResKey::services(),
-        json!({
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "kubernetes", "namespace": "default",
-                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {
-                "clusterIP": KUBERNETES_CLUSTER_IP, "clusterIPs": [KUBERNETES_CLUSTER_IP],
-                "internalTrafficPolicy": "Cluster", "ipFamilies": ["IPv4"],
-                "ipFamilyPolicy": "SingleStack",
-                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
-                "sessionAffinity": "None", "type": "ClusterIP"
-            },
-            "status": {"loadBalancer": {}}
+    let https = |port: i32| ("https".to_owned(), port, "TCP".to_owned());
+    let service = Service {
+        metadata: named(
+            "kubernetes",
+            Some("default"),
+            &[("component", "apiserver"), ("provider", "kubernetes")],
+        ),
+        spec: Some(ServiceSpec {
+            cluster_ip: Some(KUBERNETES_CLUSTER_IP.to_owned()),
+            cluster_ips: Some(vec![KUBERNETES_CLUSTER_IP.to_owned()]),
+            internal_traffic_policy: Some("Cluster".to_owned()),
+            ip_families: Some(vec!["IPv4".to_owned()]),
+            ip_family_policy: Some("SingleStack".to_owned()),
+            ports: Some(vec![ServicePort {
+                name: Some("https".to_owned()),
+                port: 443,
+                protocol: Some("TCP".to_owned()),
+                target_port: Some(IntOrString::Int(6443)),
+                ..ServicePort::default()
+            }]),
+            session_affinity: Some("None".to_owned()),
+            type_: Some("ClusterIP".to_owned()),
+            ..ServiceSpec::default()
         }),
-    );
+        status: Some(ServiceStatus {
+            load_balancer: Some(Default::default()),
+            conditions: None,
+        }),
+    };
+    create_if_absent(store, &ResKey::services(), &service);
     let ip = sim.api_address.ip().to_string();
-    let port = sim.api_address.port();
-    let endpoints = json!({
-        "apiVersion": "v1", "kind": "Endpoints",
-        "metadata": {"name": "kubernetes", "namespace": "default",
-                     "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-        "subsets": [{"addresses": [{"ip": ip}],
-                     "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]
-    });
-    let slice = json!({
-        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-        "metadata": {"name": "kubernetes", "namespace": "default",
-                     "labels": {"kubernetes.io/service-name": "kubernetes"}},
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": [ip], "conditions": {"ready": true}}],
-        "ports": [{"name": "https", "port": port, "protocol": "TCP"}]
-    });
-    for (key, desired) in [
-        (ResKey::endpoints(), endpoints),
-        (ResKey::endpointslices(), slice),
-    ] {
-        match store.get(&key, "default", "kubernetes") {
-            None => create_if_absent(store, &key, desired),
-            Some(mut current) => {
-                for field in ["subsets", "endpoints", "ports"] {
-                    if let Some(v) = desired.get(field) {
-                        current[field] = v.clone();
-                    }
-                }
-                if let Err(e) = store.update(&key, current) {
-                    tracing::warn!("failed to update the kubernetes endpoints: {e}");
-                }
+    let (name, port, protocol) = https(i32::from(sim.api_address.port()));
+    let endpoints = Endpoints {
+        metadata: named(
+            "kubernetes",
+            Some("default"),
+            &[("endpointslice.kubernetes.io/skip-mirror", "true")],
+        ),
+        subsets: Some(vec![EndpointSubset {
+            addresses: Some(vec![EndpointAddress {
+                ip: ip.clone(),
+                ..EndpointAddress::default()
+            }]),
+            ports: Some(vec![EndpointPort {
+                name: Some(name.clone()),
+                port,
+                protocol: Some(protocol.clone()),
+                app_protocol: None,
+            }]),
+            not_ready_addresses: None,
+        }]),
+    };
+    let slice = EndpointSlice {
+        metadata: named(
+            "kubernetes",
+            Some("default"),
+            &[("kubernetes.io/service-name", "kubernetes")],
+        ),
+        address_type: "IPv4".to_owned(),
+        endpoints: Some(vec![Endpoint {
+            addresses: vec![ip],
+            conditions: Some(EndpointConditions {
+                ready: Some(true),
+                ..EndpointConditions::default()
+            }),
+            ..Endpoint::default()
+        }]),
+        ports: Some(vec![SlicePort {
+            name: Some(name),
+            port: Some(port),
+            protocol: Some(protocol),
+            app_protocol: None,
+        }]),
+    };
+    // A restarted sandbox listens elsewhere: the stored objects take the new address.
+    let subsets = serde_json::json!({ "subsets": to_json(&endpoints.subsets) });
+    refresh(store, &ResKey::endpoints(), to_json(&endpoints), subsets);
+    let addresses = serde_json::json!({ "endpoints": to_json(&slice.endpoints), "ports": to_json(&slice.ports) });
+    refresh(store, &ResKey::endpointslices(), to_json(&slice), addresses);
+}
+
+/// Creates the `kubernetes` object `desired` of `key`, or sets `fields` on the stored one.
+fn refresh(store: &Store, key: &ResKey, desired: Value, fields: Value) {
+    match store.get(key, "default", "kubernetes") {
+        None => create_if_absent(store, key, &desired),
+        Some(current) => {
+            if let Err(e) = store.update(key, with_fields(&current, fields)) {
+                tracing::warn!("failed to update the kubernetes endpoints: {e}");
             }
         }
     }

@@ -7,8 +7,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use serde_json::{Value, json};
 
+use crate::sandbox::objects::{Any, merged, null_when_absent, parse, to_json, view_of};
 use crate::sandbox::store::{ResKey, Store, meta};
 
 /// Who reports an event.
@@ -115,14 +118,17 @@ impl EventRecorder {
         reason: &str,
         message: &str,
     ) {
-        let ns = {
-            let n = meta::namespace(obj);
-            if n.is_empty() { "default" } else { n }
+        let head: Any = view_of(obj);
+        let m = &head.metadata;
+        let ns = if m.namespace.is_empty() {
+            "default"
+        } else {
+            m.namespace
         }
         .to_owned();
         let key = format!(
             "{}|{}|{}|{}|{}|{}|{}",
-            meta::uid(obj),
+            m.uid,
             field_path.unwrap_or(""),
             kind,
             source.component,
@@ -130,80 +136,73 @@ impl EventRecorder {
             reason,
             message
         );
-        let now = meta::now_rfc3339();
         let existing = self.seen.lock().ok().and_then(|m| m.get(&key).cloned());
         if let Some((ens, ename)) = existing
-            && let Some(mut ev) = store.get(&ResKey::events(), &ens, &ename)
+            && let Some(stored) = store.get(&ResKey::events(), &ens, &ename)
         {
-            if source.instance.is_some() {
-                let count = ev
-                    .pointer("/series/count")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(1)
-                    + 1;
-                ev["series"] =
-                    json!({"count": count, "lastObservedTime": meta::now_rfc3339_micro()});
+            let ev = parse::<Event>(&stored).unwrap_or_default();
+            let repeat = if source.instance.is_some() {
+                let count = ev.series.map_or(1, |s| s.count.unwrap_or(1)) + 1;
+                json!({"series": {"count": count, "lastObservedTime": micro_now()}})
             } else {
-                let count = ev.get("count").and_then(Value::as_i64).unwrap_or(1) + 1;
-                ev["count"] = json!(count);
-                ev["lastTimestamp"] = json!(now);
-            }
-            if store.update(&ResKey::events(), ev).is_ok() {
+                json!({"count": ev.count.unwrap_or(1) + 1, "lastTimestamp": meta::now_time()})
+            };
+            if store
+                .update(&ResKey::events(), merged(&stored, &repeat))
+                .is_ok()
+            {
                 return;
             }
         }
-        let mut involved = json!({
-            "kind": obj.get("kind").cloned().unwrap_or(Value::Null),
-            "namespace": meta::namespace(obj),
-            "name": meta::name(obj),
-            "uid": meta::uid(obj),
-            "apiVersion": obj.get("apiVersion").cloned().unwrap_or(Value::Null),
-            "resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null),
-        });
-        if let Some(fp) = field_path {
-            involved["fieldPath"] = json!(fp);
-        }
-        if meta::namespace(obj).is_empty()
-            && let Some(m) = involved.as_object_mut()
-        {
-            m.remove("namespace");
-        }
-        let mut src = json!({"component": source.component});
-        if let Some(h) = &source.host {
-            src["host"] = json!(h);
-        }
-        let name = format!("{}.{:x}", meta::name(obj), self.next_stamp());
-        let mut ev = json!({
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": name, "namespace": ns},
-            "involvedObject": involved,
-            "reason": reason,
-            "message": message,
-            "type": kind,
-            "reportingComponent": source.component,
-        });
-        let recorded = match &source.instance {
-            // events.k8s.io: when and what, no source or counters.
-            Some(instance) => json!({
-                "source": {},
-                "firstTimestamp": null,
-                "lastTimestamp": null,
-                "eventTime": meta::now_rfc3339_micro(),
-                "action": action_of(reason),
-                "reportingInstance": instance,
-            }),
-            None => json!({
-                "source": src,
-                "firstTimestamp": now,
-                "lastTimestamp": now,
-                "count": 1,
-                "eventTime": null,
-                "reportingInstance": source.host.clone().unwrap_or_default(),
-            }),
+        let involved = ObjectReference {
+            kind: (!head.kind.is_empty()).then(|| head.kind.to_owned()),
+            namespace: (!m.namespace.is_empty()).then(|| m.namespace.to_owned()),
+            name: Some(m.name.to_owned()),
+            uid: Some(m.uid.to_owned()),
+            api_version: (!head.api_version.is_empty()).then(|| head.api_version.to_owned()),
+            resource_version: Some(m.resource_version.to_owned()),
+            field_path: field_path.map(str::to_owned),
         };
-        for (field, value) in recorded.as_object().into_iter().flatten() {
-            ev[field] = value.clone();
+        let name = format!("{}.{:x}", m.name, self.next_stamp());
+        let mut ev = Event {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(ns.clone()),
+                ..ObjectMeta::default()
+            },
+            involved_object: involved,
+            reason: Some(reason.to_owned()),
+            message: Some(message.to_owned()),
+            type_: Some(kind.to_owned()),
+            reporting_component: Some(source.component.clone()),
+            ..Event::default()
+        };
+        // Go writes the unset timestamps of either recorder as `null`.
+        let unset: &[&str] = match &source.instance {
+            // events.k8s.io: when and what, no source or counters.
+            Some(instance) => {
+                ev.source = Some(EventSource::default());
+                ev.event_time = Some(micro_now());
+                ev.action = Some(action_of(reason).to_owned());
+                ev.reporting_instance = Some(instance.clone());
+                &["firstTimestamp", "lastTimestamp"]
+            }
+            None => {
+                let now = meta::now_time();
+                ev.source = Some(EventSource {
+                    component: Some(source.component.clone()),
+                    host: source.host.clone(),
+                });
+                ev.first_timestamp = Some(now.clone());
+                ev.last_timestamp = Some(now);
+                ev.count = Some(1);
+                ev.reporting_instance = Some(source.host.clone().unwrap_or_default());
+                &["eventTime"]
+            }
+        };
+        let mut ev = to_json(&ev);
+        for field in unset {
+            null_when_absent(&mut ev, field);
         }
         if store.create(&ResKey::events(), ev).is_ok()
             && let Ok(mut m) = self.seen.lock()
@@ -213,9 +212,19 @@ impl EventRecorder {
     }
 }
 
+/// The current time as a `metav1.MicroTime`.
+fn micro_now() -> MicroTime {
+    MicroTime(jiff::Timestamp::now())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn events(store: &Store) -> Vec<Event> {
+        let (events, _) = store.list(&ResKey::events(), Some("default"));
+        events.iter().filter_map(parse).collect()
+    }
 
     #[test]
     fn repeated_events_are_aggregated() {
@@ -239,13 +248,17 @@ mod tests {
             "Back-off pulling image \"x\"",
         );
         rec.warning(&store, &pod, &src, "Failed", "Error: ImagePullBackOff");
-        let (events, _) = store.list(&ResKey::events(), Some("default"));
+        let events = events(&store);
         assert_eq!(events.len(), 2);
-        let backoff = events.iter().find(|e| e["reason"] == "BackOff").unwrap();
-        assert_eq!(backoff["count"], 2);
-        assert_eq!(backoff["source"]["host"], "node-1");
-        assert_eq!(backoff["involvedObject"]["uid"], "u1");
-        assert!(meta::name(backoff).starts_with("p."));
+        let backoff = events
+            .iter()
+            .find(|e| e.reason.as_deref() == Some("BackOff"))
+            .unwrap();
+        assert_eq!(backoff.count, Some(2));
+        let host = backoff.source.as_ref().and_then(|s| s.host.as_deref());
+        assert_eq!(host, Some("node-1"));
+        assert_eq!(backoff.involved_object.uid.as_deref(), Some("u1"));
+        assert!(backoff.metadata.name.as_deref().unwrap().starts_with("p."));
     }
 
     #[test]
@@ -263,17 +276,20 @@ mod tests {
             "Scheduled",
             "Successfully assigned default/p to w",
         );
-        let (events, _) = store.list(&ResKey::events(), Some("default"));
-        let ev = &events[0];
-        assert_eq!(ev["action"], "Binding");
-        assert_eq!(ev["source"], json!({}));
-        assert_eq!(ev["firstTimestamp"], Value::Null);
-        assert!(ev.get("count").is_none());
-        assert_eq!(ev["reportingComponent"], "default-scheduler");
+        let (stored, _) = store.list(&ResKey::events(), Some("default"));
+        let wire = stored[0].as_object().expect("an object");
+        assert_eq!(wire.get("firstTimestamp"), Some(&Value::Null), "Go's null");
+        let ev = &events(&store)[0];
+        assert_eq!(ev.action.as_deref(), Some("Binding"));
+        assert_eq!(ev.source, Some(EventSource::default()));
+        assert_eq!(ev.first_timestamp, None);
+        assert_eq!(ev.count, None);
+        assert_eq!(ev.reporting_component.as_deref(), Some("default-scheduler"));
         assert_eq!(
-            ev["reportingInstance"],
-            "default-scheduler-kind-control-plane"
+            ev.reporting_instance.as_deref(),
+            Some("default-scheduler-kind-control-plane")
         );
-        assert!(ev["eventTime"].as_str().is_some_and(|t| t.contains('.')));
+        let micro = ev.event_time.as_ref().map(|t| to_json(t).to_string());
+        assert!(micro.is_some_and(|t| t.contains('.')), "microseconds");
     }
 }

@@ -3,11 +3,10 @@
 
 use std::collections::HashSet;
 
-use serde_json::Value;
-
 use super::Reconciler;
-use super::util::str_at;
-use crate::sandbox::store::{DeleteOpts, Propagation, ResKey, Store, meta};
+use crate::sandbox::objects::{Any, Viewed, view, view_of};
+use crate::sandbox::store::meta::{self, Meta};
+use crate::sandbox::store::{DeleteOpts, FOREGROUND, Propagation, ResKey, Store};
 
 /// Deletes dependents of deleted owners.
 #[derive(Default)]
@@ -20,95 +19,94 @@ impl GarbageCollector {
     }
 }
 
-const FOREGROUND: &str = "foregroundDeletion";
-
 /// How long events live.
 const EVENT_TTL_SECS: i64 = 3600;
+
+view! {
+    /// When an Event last happened (a full Event costs more to read, for thousands of them).
+    struct EventTime<'a> {
+        #[serde(borrow)]
+        last_timestamp: Option<&'a str>,
+    }
+}
+
+fn waits_for_dependents(m: &Meta) -> bool {
+    m.is_terminating() && m.finalizers.contains(&FOREGROUND)
+}
 
 impl Reconciler for GarbageCollector {
     fn reconcile(&mut self, store: &Store) {
         let (all, _) = store.list_all_arc();
-        let uids: HashSet<&str> = all.iter().map(|(_, o)| meta::uid(o)).collect();
+        let all: Vec<(&ResKey, Viewed<Any>)> =
+            all.iter().map(|(k, o)| (k, Viewed::of(o))).collect();
+        let uids: HashSet<&str> = all.iter().map(|(_, o)| o.metadata.uid).collect();
         let terminating_ns: HashSet<&str> = all
             .iter()
-            .filter(|(k, o)| *k == ResKey::namespaces() && meta::is_terminating(o))
-            .map(|(_, o)| meta::name(o))
+            .filter(|(k, o)| **k == ResKey::namespaces() && o.metadata.is_terminating())
+            .map(|(_, o)| o.metadata.name)
             .collect();
         let foreground: HashSet<&str> = all
             .iter()
-            .filter(|(_, o)| {
-                meta::is_terminating(o) && meta::finalizers(o).iter().any(|f| f == FOREGROUND)
-            })
-            .map(|(_, o)| meta::uid(o))
+            .filter(|(_, o)| waits_for_dependents(&o.metadata))
+            .map(|(_, o)| o.metadata.uid)
             .collect();
         let mut in_terminating_ns: HashSet<&str> = HashSet::new();
         for (key, obj) in &all {
-            let ns = meta::namespace(obj);
+            let m = &obj.metadata;
+            let ns = m.namespace;
             if !ns.is_empty() && terminating_ns.contains(ns) {
                 in_terminating_ns.insert(ns);
-                if !meta::is_terminating(obj) {
-                    let _ = store.delete(key, ns, meta::name(obj), &DeleteOpts::default());
+                if !m.is_terminating() {
+                    let _ = store.delete(key, ns, m.name, &DeleteOpts::default());
                 }
                 continue;
             }
-            let refs = meta::owner_refs(obj);
+            let refs = &m.owner_references;
             if refs.is_empty() {
                 continue;
             }
-            let owner_alive = refs.iter().any(|r| uids.contains(str_at(r, "/uid")));
-            if !owner_alive && !meta::is_terminating(obj) {
-                let _ = store.delete(key, ns, meta::name(obj), &DeleteOpts::default());
+            let owner_alive = refs.iter().any(|r| uids.contains(r.uid));
+            if !owner_alive && !m.is_terminating() {
+                let _ = store.delete(key, ns, m.name, &DeleteOpts::default());
                 continue;
             }
             // Dependents of a foreground deletion go first, foreground themselves.
-            let owner_in_foreground = refs.iter().any(|r| foreground.contains(str_at(r, "/uid")));
-            if owner_in_foreground && !meta::is_terminating(obj) {
+            let owner_in_foreground = refs.iter().any(|r| foreground.contains(r.uid));
+            if owner_in_foreground && !m.is_terminating() {
                 let opts = DeleteOpts {
                     propagation: Propagation::Foreground,
                     ..Default::default()
                 };
-                let _ = store.delete(key, ns, meta::name(obj), &opts);
+                let _ = store.delete(key, ns, m.name, &opts);
             }
         }
         let owned_by: HashSet<&str> = all
             .iter()
-            .flat_map(|(_, o)| meta::owner_refs(o).iter().map(|r| str_at(r, "/uid")))
+            .flat_map(|(_, o)| o.metadata.owner_references.iter().map(|r| r.uid))
             .collect();
         for (key, obj) in &all {
-            let waiting =
-                meta::is_terminating(obj) && meta::finalizers(obj).iter().any(|f| f == FOREGROUND);
-            if !waiting {
+            let m = &obj.metadata;
+            if !waits_for_dependents(m) || owned_by.contains(m.uid) {
                 continue;
             }
-            let has_dependents = owned_by.contains(meta::uid(obj));
-            if !has_dependents
-                && let Some(mut fresh) = store.get(key, meta::namespace(obj), meta::name(obj))
-            {
-                let kept: Vec<Value> = meta::finalizers(&fresh)
-                    .into_iter()
-                    .filter(|f| f != FOREGROUND)
-                    .map(Value::String)
-                    .collect();
-                meta::metadata_mut(&mut fresh).insert("finalizers".into(), Value::Array(kept));
+            if let Some(mut fresh) = store.get(key, m.namespace, m.name) {
+                meta::remove_finalizer(&mut fresh, FOREGROUND);
                 let _ = store.update(key, fresh);
             }
         }
         // Events expire after an hour, as with the API server's default --event-ttl.
         let cutoff = jiff::Timestamp::now().as_second() - EVENT_TTL_SECS;
         for (key, obj) in &all {
-            if *key != ResKey::events() {
+            if **key != ResKey::events() {
                 continue;
             }
-            let last = obj
-                .get("lastTimestamp")
-                .and_then(Value::as_str)
-                .or_else(|| {
-                    obj.pointer("/metadata/creationTimestamp")
-                        .and_then(Value::as_str)
-                })
-                .and_then(meta::parse_time);
+            let event: EventTime = view_of(obj.json);
+            let last = event
+                .last_timestamp
+                .and_then(meta::parse_time)
+                .or_else(|| obj.metadata.created());
             if last.is_some_and(|t| t.as_second() < cutoff) {
-                store.purge(key, meta::namespace(obj), meta::name(obj));
+                store.purge(key, obj.metadata.namespace, obj.metadata.name);
             }
         }
         for ns in terminating_ns {

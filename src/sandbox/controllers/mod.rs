@@ -16,7 +16,6 @@ pub mod rollout;
 pub mod root_ca;
 mod scale_down;
 pub mod scheduler;
-pub mod util;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

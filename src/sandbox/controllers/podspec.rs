@@ -1,9 +1,41 @@
-//! Pod defaults the API server and its admission plugins would fill, applied only where a
-//! field is missing so the API layer's own defaulting always wins.
+//! The defaults a pod made by a controller gets: those the API server gives every pod (the
+//! controllers write to the store directly, not through the API), plus what admission adds
+//! (the service account token volume) and a Pending status, each only where missing.
 
 use serde_json::{Map, Value, json};
 
+use crate::sandbox::api::defaults;
+use crate::sandbox::objects::{view, view_of};
 use crate::sandbox::store::meta;
+
+/// Where the service account token volume is mounted.
+const TOKEN_MOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+/// The prefix of the token volume's name.
+const TOKEN_VOLUME: &str = "kube-api-access-";
+
+view! {
+    /// What decides whether a pod gets a token volume.
+    struct TokenSpec<'a> {
+        #[serde(borrow)]
+        volumes: Vec<Named<'a>>,
+        automount_service_account_token: Option<bool>,
+    }
+}
+
+view! {
+    /// Anything with a name.
+    struct Named<'a> {
+        #[serde(borrow)]
+        name: &'a str,
+    }
+}
+
+view! {
+    struct TokenPod<'a> {
+        #[serde(borrow)]
+        spec: TokenSpec<'a>,
+    }
+}
 
 fn set_missing(map: &mut Map<String, Value>, key: &str, value: Value) {
     if map.get(key).is_none_or(Value::is_null) {
@@ -11,105 +43,48 @@ fn set_missing(map: &mut Map<String, Value>, key: &str, value: Value) {
     }
 }
 
-/// The pull policy the API server defaults: `Always` for `latest` or untagged images.
-pub fn default_pull_policy(image: &str) -> &'static str {
-    let last = image.rsplit('/').next().unwrap_or(image);
-    let tag = last.split('@').next().unwrap_or(last).split_once(':');
-    match tag {
-        None => "Always",
-        Some((_, "latest")) => "Always",
-        Some(_) => "IfNotPresent",
-    }
-}
-
-/// Fills a container's defaults.
-pub fn default_container(c: &mut Value) {
-    let image = c
-        .get("image")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let Some(m) = c.as_object_mut() else { return };
-    set_missing(m, "imagePullPolicy", json!(default_pull_policy(&image)));
-    set_missing(m, "terminationMessagePath", json!("/dev/termination-log"));
-    set_missing(m, "terminationMessagePolicy", json!("File"));
-    set_missing(m, "resources", json!({}));
-}
-
-/// Fills a pod template's spec defaults (for Deployments and ReplicaSets).
-pub fn default_pod_spec(spec: &mut Value) {
-    let Some(m) = spec.as_object_mut() else {
-        return;
-    };
-    set_missing(m, "restartPolicy", json!("Always"));
-    set_missing(m, "terminationGracePeriodSeconds", json!(30));
-    set_missing(m, "dnsPolicy", json!("ClusterFirst"));
-    set_missing(m, "securityContext", json!({}));
-    set_missing(m, "schedulerName", json!("default-scheduler"));
-    if let Some(Value::Array(cs)) = m.get_mut("containers") {
-        cs.iter_mut().for_each(default_container);
+fn push(map: &mut Map<String, Value>, key: &str, item: Value) {
+    match map.entry(key).or_insert_with(|| json!([])) {
+        Value::Array(items) => items.push(item),
+        other => *other = json!([item]),
     }
 }
 
 /// Fills what the API server and admission add to a new pod: spec defaults, the service
 /// account and its token volume, tolerations, priority, and a Pending status.
 pub fn default_pod(pod: &mut Value) {
-    let spec = meta::object_field_mut(pod, "spec");
-    let mut spec_value = Value::Object(std::mem::take(spec));
-    default_pod_spec(&mut spec_value);
-    let Value::Object(mut m) = spec_value else {
-        return;
+    defaults::apply("Pod", pod);
+    let wants_token = {
+        let view: TokenPod = view_of(pod);
+        let has_token = view
+            .spec
+            .volumes
+            .iter()
+            .any(|v| v.name.starts_with(TOKEN_VOLUME));
+        !has_token && view.spec.automount_service_account_token != Some(false)
     };
-    set_missing(&mut m, "serviceAccountName", json!("default"));
-    set_missing(&mut m, "serviceAccount", json!("default"));
-    set_missing(&mut m, "enableServiceLinks", json!(true));
-    set_missing(&mut m, "preemptionPolicy", json!("PreemptLowerPriority"));
-    set_missing(&mut m, "priority", json!(0));
-    set_missing(
-        &mut m,
-        "tolerations",
-        json!([
-            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
-            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
-        ]),
-    );
-    let has_token = m.get("volumes").and_then(Value::as_array).is_some_and(|v| {
-        v.iter().any(|v| {
-            v.get("name")
-                .and_then(Value::as_str)
-                .is_some_and(|n| n.starts_with("kube-api-access-"))
-        })
-    });
-    if !has_token && m.get("automountServiceAccountToken") != Some(&json!(false)) {
-        let vol = format!("kube-api-access-{}", meta::random_suffix(5));
-        let volumes = m.entry("volumes").or_insert_with(|| json!([]));
-        if let Value::Array(vs) = volumes {
-            vs.push(json!({
+    if wants_token {
+        let vol = format!("{TOKEN_VOLUME}{}", meta::random_suffix(5));
+        let spec = meta::object_field_mut(pod, "spec");
+        push(
+            spec,
+            "volumes",
+            json!({
                 "name": vol,
                 "projected": {"defaultMode": 420, "sources": [
                     {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
                     {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
                     {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}
                 ]}
-            }));
-        }
-        if let Some(Value::Array(cs)) = m.get_mut("containers") {
-            for c in cs {
-                let Some(cm) = c.as_object_mut() else {
-                    continue;
-                };
-                let mounts = cm.entry("volumeMounts").or_insert_with(|| json!([]));
-                if let Value::Array(ms) = mounts {
-                    ms.push(json!({
-                        "name": vol,
-                        "readOnly": true,
-                        "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"
-                    }));
-                }
+            }),
+        );
+        if let Some(Value::Array(cs)) = spec.get_mut("containers") {
+            for c in cs.iter_mut().filter_map(Value::as_object_mut) {
+                let mount = json!({"name": vol, "readOnly": true, "mountPath": TOKEN_MOUNT});
+                push(c, "volumeMounts", mount);
             }
         }
     }
-    *meta::object_field_mut(pod, "spec") = m;
     let status = meta::object_field_mut(pod, "status");
     set_missing(status, "phase", json!("Pending"));
     set_missing(status, "qosClass", json!("BestEffort"));
@@ -117,6 +92,8 @@ pub fn default_pod(pod: &mut Value) {
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::api::core::v1::Pod;
+
     use super::*;
 
     #[test]
@@ -124,15 +101,23 @@ mod tests {
         let mut pod = json!({"spec": {"restartPolicy": "Never",
             "containers": [{"name": "a", "image": "x:1"}, {"name": "b", "image": "y"}]}});
         default_pod(&mut pod);
-        assert_eq!(pod["spec"]["restartPolicy"], "Never");
-        assert_eq!(pod["spec"]["dnsPolicy"], "ClusterFirst");
-        assert_eq!(
-            pod["spec"]["containers"][0]["imagePullPolicy"],
-            "IfNotPresent"
-        );
-        assert_eq!(pod["spec"]["containers"][1]["imagePullPolicy"], "Always");
-        assert_eq!(pod["spec"]["tolerations"].as_array().unwrap().len(), 2);
-        assert_eq!(pod["status"]["phase"], "Pending");
+        let typed: Pod = serde_json::from_value(pod.clone()).expect("a pod");
+        let spec = typed.spec.expect("spec");
+        assert_eq!(spec.restart_policy.as_deref(), Some("Never"));
+        assert_eq!(spec.dns_policy.as_deref(), Some("ClusterFirst"));
+        let policies: Vec<Option<&str>> = spec
+            .containers
+            .iter()
+            .map(|c| c.image_pull_policy.as_deref())
+            .collect();
+        assert_eq!(policies, vec![Some("IfNotPresent"), Some("Always")]);
+        assert_eq!(spec.tolerations.map(|t| t.len()), Some(2));
+        let volume = spec.volumes.and_then(|v| v.first().map(|v| v.name.clone()));
+        assert!(volume.is_some_and(|v| v.starts_with(TOKEN_VOLUME)));
+        let mounts = spec.containers[1].volume_mounts.as_ref().map(Vec::len);
+        assert_eq!(mounts, Some(1));
+        let phase = typed.status.and_then(|s| s.phase);
+        assert_eq!(phase.as_deref(), Some("Pending"));
         let before = pod.clone();
         default_pod(&mut pod);
         assert_eq!(pod, before, "defaulting is idempotent");

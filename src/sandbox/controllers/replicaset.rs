@@ -3,16 +3,20 @@
 
 use std::sync::Arc;
 
+use k8s_openapi::api::apps::v1::ReplicaSetStatus;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use serde_json::{Value, json};
 
 use super::Reconciler;
 use super::events::{EventRecorder, Source};
 use super::podspec::default_pod;
-use super::util::{
-    controlled_by, int, pod_active, pod_available, pod_ready, selector_matches, spec_replicas,
-    str_at,
+use crate::k8s::selector::LabelSelector;
+use crate::sandbox::objects::{
+    Pod, ReplicaSet, TemplateParts, Viewed, nonzero, owned_map, pod_active, pod_available,
+    pod_finished, pod_ready, to_json, view_of, with_status,
 };
-use crate::sandbox::store::{DeleteOpts, ResKey, Store, StoreError, meta};
+use crate::sandbox::store::meta::{self, Meta};
+use crate::sandbox::store::{DeleteOpts, ResKey, Store, StoreError};
 
 /// Pods created per ReplicaSet per pass, like the real controller's burst.
 const BURST: i64 = 500;
@@ -32,23 +36,23 @@ impl ReplicaSetController {
         }
     }
 
-    fn new_pod(&self, rs: &Value) -> Value {
-        let template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
-        let mut metadata = json!({
-            "generateName": format!("{}-", meta::name(rs)),
-            "namespace": meta::namespace(rs),
-            "ownerReferences": [meta::controller_ref(rs)],
-        });
-        for field in ["labels", "annotations"] {
-            if let Some(v) = template.pointer(&format!("/metadata/{field}")) {
-                metadata[field] = v.clone();
-            }
-        }
+    fn new_pod(&self, rs: &ReplicaSet) -> Value {
+        let template: TemplateParts = rs.spec.template.as_ref().map(view_of).unwrap_or_default();
+        let labels = &template.metadata.labels;
+        let annotations = &template.metadata.annotations;
+        let metadata = ObjectMeta {
+            generate_name: Some(format!("{}-", rs.metadata.name)),
+            namespace: Some(rs.metadata.namespace.to_owned()),
+            owner_references: Some(vec![owner_ref(rs)]),
+            labels: (!labels.is_empty()).then(|| owned_map(labels)),
+            annotations: (!annotations.is_empty()).then(|| owned_map(annotations)),
+            ..ObjectMeta::default()
+        };
         let mut pod = json!({
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": metadata,
-            "spec": template.get("spec").cloned().unwrap_or(json!({})),
+            "metadata": to_json(&metadata),
+            "spec": template.spec.clone().unwrap_or_else(|| json!({})),
         });
         default_pod(&mut pod);
         pod
@@ -57,74 +61,70 @@ impl ReplicaSetController {
     fn sync(
         &self,
         store: &Store,
-        rs: &Value,
-        rss: &[Arc<Value>],
-        pods: &[Arc<Value>],
+        rs: &Viewed<ReplicaSet>,
+        rss: &[Viewed<ReplicaSet>],
+        pods: &[Viewed<Pod>],
     ) -> Result<(), StoreError> {
-        let uid = meta::uid(rs);
-        let ns = meta::namespace(rs);
-        let selector = rs.pointer("/spec/selector");
+        let uid = rs.metadata.uid;
+        let ns = rs.metadata.namespace;
+        let selector = rs.spec.label_selector();
         let mut owned: Vec<Value> = Vec::new();
-        for p in pods.iter().filter(|p| meta::namespace(p) == ns) {
-            let matches = selector_matches(selector, p.pointer("/metadata/labels"));
-            if controlled_by(p, uid) {
+        for p in pods.iter().filter(|p| p.metadata.namespace == ns) {
+            let matches = selector
+                .as_ref()
+                .is_some_and(|s| s.matches(&p.metadata.labels));
+            if p.metadata.controlled_by(uid) {
                 if matches {
-                    owned.push((**p).clone());
-                } else if !meta::is_terminating(p) {
+                    owned.push(p.json.clone());
+                } else if !p.metadata.is_terminating() {
                     // Release: the pod no longer matches, so another controller may own it.
-                    let mut released = (**p).clone();
-                    let refs: Vec<Value> = meta::owner_refs(&released)
-                        .iter()
-                        .filter(|r| str_at(r, "/uid") != uid)
-                        .cloned()
-                        .collect();
-                    meta::metadata_mut(&mut released).insert("ownerReferences".into(), json!(refs));
+                    let mut released = p.json.clone();
+                    meta::remove_owner(&mut released, uid);
                     store.update(&ResKey::pods(), released)?;
                 }
             } else if matches
-                && meta::controller_uid(p).is_none()
+                && p.metadata.controller_uid().is_none()
                 && pod_active(p)
-                && !meta::is_terminating(rs)
+                && !rs.metadata.is_terminating()
             {
-                let mut adopted = (**p).clone();
-                let meta_map = meta::metadata_mut(&mut adopted);
-                let refs = meta_map
-                    .entry("ownerReferences")
-                    .or_insert_with(|| json!([]));
-                if let Value::Array(a) = refs {
-                    a.push(meta::controller_ref(rs));
-                }
+                let mut adopted = p.json.clone();
+                meta::add_owner(&mut adopted, to_json(&owner_ref(rs)));
                 owned.push(store.update(&ResKey::pods(), adopted)?);
             }
         }
-        let active: Vec<&Value> = owned.iter().filter(|p| pod_active(p)).collect();
-        let want = spec_replicas(rs);
+        let owned: Vec<Pod> = owned.iter().map(view_of).collect();
+        let active: Vec<&Pod> = owned.iter().filter(|p| pod_active(p)).collect();
+        let want = rs.spec.replicas();
         let diff = active.len() as i64 - want;
-        if !meta::is_terminating(rs) {
+        if !rs.metadata.is_terminating() {
             if diff < 0 {
                 for _ in 0..(-diff).min(BURST) {
                     let pod = store.create(&ResKey::pods(), self.new_pod(rs))?;
-                    let msg = format!("Created pod: {}", meta::name(&pod));
+                    let msg = format!("Created pod: {}", Meta::of(&pod).name);
                     self.rec
-                        .normal(store, rs, &self.source, "SuccessfulCreate", &msg);
+                        .normal(store, rs.json, &self.source, "SuccessfulCreate", &msg);
                 }
             } else if diff > 0 {
                 // The pods of every ReplicaSet of the same owner rank colocated pods.
-                let owner = meta::controller_uid(rs);
+                let owner = rs.metadata.controller_uid();
                 let siblings: Vec<&str> = rss
                     .iter()
-                    .filter(|other| meta::namespace(other) == ns)
+                    .filter(|other| other.metadata.namespace == ns)
                     .filter(|other| {
-                        meta::uid(other) == uid
-                            || (owner.is_some() && meta::controller_uid(other) == owner)
+                        other.metadata.uid == uid
+                            || (owner.is_some() && other.metadata.controller_uid() == owner)
                     })
-                    .map(|other| meta::uid(other))
+                    .map(|other| other.metadata.uid)
                     .collect();
-                let related: Vec<&Value> = pods
+                let related: Vec<&Pod> = pods
                     .iter()
-                    .filter(|p| meta::namespace(p) == ns)
-                    .filter(|p| meta::controller_uid(p).is_some_and(|c| siblings.contains(&c)))
-                    .map(|p| &**p)
+                    .filter(|p| p.metadata.namespace == ns)
+                    .filter(|p| {
+                        p.metadata
+                            .controller_uid()
+                            .is_some_and(|c| siblings.contains(&c))
+                    })
+                    .map(|p| &p.view)
                     .collect();
                 let victims = super::scale_down::victims(
                     &active,
@@ -133,19 +133,16 @@ impl ReplicaSetController {
                     jiff::Timestamp::now(),
                 );
                 for p in victims {
-                    match store.delete(
-                        &ResKey::pods(),
-                        ns,
-                        meta::name(p),
-                        &DeleteOpts {
-                            precondition_uid: Some(meta::uid(p).to_owned()),
-                            ..Default::default()
-                        },
-                    ) {
+                    let name = p.metadata.name;
+                    let opts = DeleteOpts {
+                        precondition_uid: Some(p.metadata.uid.to_owned()),
+                        ..Default::default()
+                    };
+                    match store.delete(&ResKey::pods(), ns, name, &opts) {
                         Ok(_) => {
-                            let msg = format!("Deleted pod: {}", meta::name(p));
+                            let msg = format!("Deleted pod: {name}");
                             self.rec
-                                .normal(store, rs, &self.source, "SuccessfulDelete", &msg);
+                                .normal(store, rs.json, &self.source, "SuccessfulDelete", &msg);
                         }
                         Err(StoreError::NotFound { .. }) => {}
                         Err(e) => return Err(e),
@@ -156,10 +153,7 @@ impl ReplicaSetController {
         // Pods deleted but still shutting down, as 1.37 counts them (`terminatingReplicas`).
         let terminating = owned
             .iter()
-            .filter(|p| {
-                meta::is_terminating(p)
-                    && !matches!(str_at(p, "/status/phase"), "Succeeded" | "Failed")
-            })
+            .filter(|p| p.metadata.is_terminating() && !pod_finished(p))
             .count();
         self.update_status(store, rs, &active, terminating)
     }
@@ -167,47 +161,42 @@ impl ReplicaSetController {
     fn update_status(
         &self,
         store: &Store,
-        rs: &Value,
-        active: &[&Value],
+        rs: &Viewed<ReplicaSet>,
+        active: &[&Pod],
         terminating: usize,
     ) -> Result<(), StoreError> {
         let now = jiff::Timestamp::now();
-        let min_ready = int(rs, "/spec/minReadySeconds").unwrap_or(0);
-        let template_labels = rs.pointer("/spec/template/metadata/labels");
+        let min_ready = rs.spec.min_ready_seconds.unwrap_or(0);
+        let template_labels = LabelSelector::from_map(&rs.spec.template_meta().labels);
         let fully_labeled = active
             .iter()
-            .filter(|p| {
-                template_labels.and_then(Value::as_object).is_none_or(|tl| {
-                    super::util::map_selector_matches(tl, p.pointer("/metadata/labels"))
-                })
-            })
+            .filter(|p| template_labels.matches(&p.metadata.labels))
             .count();
         let ready = active.iter().filter(|p| pod_ready(p)).count();
         let available = active
             .iter()
             .filter(|p| pod_available(p, min_ready, now))
             .count();
-        let mut status = json!({"replicas": active.len()});
-        let mut put = |k: &str, v: usize| {
-            if v > 0 {
-                status[k] = json!(v);
-            }
+        let status = ReplicaSetStatus {
+            replicas: i32::try_from(active.len()).unwrap_or(i32::MAX),
+            fully_labeled_replicas: nonzero(fully_labeled),
+            ready_replicas: nonzero(ready),
+            available_replicas: nonzero(available),
+            observed_generation: rs.metadata.generation,
+            // Unlike the other counts, present even when zero.
+            terminating_replicas: Some(i32::try_from(terminating).unwrap_or(i32::MAX)),
+            conditions: None,
         };
-        put("fullyLabeledReplicas", fully_labeled);
-        put("readyReplicas", ready);
-        put("availableReplicas", available);
-        if let Some(g) = int(rs, "/metadata/generation") {
-            status["observedGeneration"] = json!(g);
-        }
-        // Unlike the other counts, present even when zero.
-        status["terminatingReplicas"] = json!(terminating);
-        if rs.get("status") != Some(&status) {
-            let mut updated = rs.clone();
-            updated["status"] = status;
-            store.update(&ResKey::replicasets(), updated)?;
+        if rs.status != status {
+            store.update(&ResKey::replicasets(), with_status(rs.json, &status))?;
         }
         Ok(())
     }
+}
+
+/// The ownerReference a ReplicaSet's pods carry.
+fn owner_ref(rs: &ReplicaSet) -> OwnerReference {
+    meta::controller_of(rs.api_version, rs.kind, &rs.metadata)
 }
 
 impl Reconciler for ReplicaSetController {
@@ -217,9 +206,11 @@ impl Reconciler for ReplicaSetController {
             return;
         }
         let (pods, _) = store.list_arc(&ResKey::pods(), None);
+        let rss: Vec<Viewed<ReplicaSet>> = rss.iter().map(|rs| Viewed::of(rs)).collect();
+        let pods: Vec<Viewed<Pod>> = pods.iter().map(|p| Viewed::of(p)).collect();
         for rs in &rss {
             if let Err(e) = self.sync(store, rs, &rss, &pods) {
-                tracing::debug!("replicaset {} not synced yet: {e}", meta::name(rs));
+                tracing::debug!("replicaset {} not synced yet: {e}", rs.metadata.name);
             }
         }
     }

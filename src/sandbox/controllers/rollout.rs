@@ -1,18 +1,14 @@
 //! Rolling-update arithmetic, as in `pkg/controller/deployment/util`: pure functions over
 //! replica counts so they can be tested on their own.
 
-use serde_json::Value;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 /// Resolves an IntOrString (`3` or `"25%"`) against `total`; percentages round up or down.
-pub fn scaled_value(v: Option<&Value>, default: &str, total: i64, round_up: bool) -> i64 {
-    let text;
+pub fn scaled_value(v: Option<&IntOrString>, default: &str, total: i64, round_up: bool) -> i64 {
     let s = match v {
-        Some(Value::Number(n)) => return n.as_i64().unwrap_or(0).max(0),
-        Some(Value::String(s)) => s.as_str(),
-        _ => {
-            text = default.to_owned();
-            text.as_str()
-        }
+        Some(IntOrString::Int(n)) => return i64::from(*n).max(0),
+        Some(IntOrString::String(s)) => s.as_str(),
+        None => default,
     };
     match s.strip_suffix('%') {
         Some(p) => {
@@ -31,8 +27,8 @@ pub fn scaled_value(v: Option<&Value>, default: &str, total: i64, round_up: bool
 
 /// (maxSurge, maxUnavailable) for a rolling update of `replicas`, never both zero.
 pub fn fenceposts(
-    max_surge: Option<&Value>,
-    max_unavailable: Option<&Value>,
+    max_surge: Option<&IntOrString>,
+    max_unavailable: Option<&IntOrString>,
     replicas: i64,
 ) -> (i64, i64) {
     let surge = scaled_value(max_surge, "25%", replicas, true);
@@ -76,15 +72,16 @@ pub fn max_scaled_down(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn percentages_round_like_the_controller() {
+        let int = IntOrString::Int;
         assert_eq!(fenceposts(None, None, 2), (1, 0));
         assert_eq!(fenceposts(None, None, 4), (1, 1));
         assert_eq!(fenceposts(None, None, 10), (3, 2));
-        assert_eq!(fenceposts(Some(&json!(0)), Some(&json!(0)), 3), (0, 1));
-        assert_eq!(fenceposts(Some(&json!("50%")), Some(&json!(2)), 3), (2, 2));
+        assert_eq!(fenceposts(Some(&int(0)), Some(&int(0)), 3), (0, 1));
+        let half = IntOrString::String("50%".to_owned());
+        assert_eq!(fenceposts(Some(&half), Some(&int(2)), 3), (2, 2));
     }
 
     #[test]

@@ -2,10 +2,23 @@
 //! namespace, as kube-controller-manager's `root-ca-cert-publisher` keeps one (Pods' service
 //! account volumes read it, and learners see it in `kubectl get configmaps`).
 
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::json;
 
 use super::Reconciler;
-use crate::sandbox::store::{ResKey, Store, meta};
+use crate::sandbox::objects::{Any, parse, to_json, view_of, with_fields};
+use crate::sandbox::store::{ResKey, Store};
+
+/// The key of the CA in the ConfigMap's data.
+const KEY: &str = "ca.crt";
+
+/// The CA a ConfigMap publishes, if any.
+fn published(cm: &serde_json::Value) -> Option<String> {
+    parse::<ConfigMap>(cm)?.data?.remove(KEY)
+}
 
 /// The ConfigMap's name.
 pub const NAME: &str = "kube-root-ca.crt";
@@ -33,26 +46,36 @@ impl Reconciler for RootCaPublisher {
         }
         let key = ResKey::new("", "configmaps");
         let (namespaces, _) = store.list_arc(&ResKey::namespaces(), None);
-        for ns in namespaces.iter().filter(|ns| !meta::is_terminating(ns)) {
-            let name = meta::name(ns);
+        let data = BTreeMap::from([(KEY.to_owned(), self.ca_pem.clone())]);
+        for ns in namespaces.iter().map(|ns| view_of::<Any>(ns)) {
+            if ns.metadata.is_terminating() {
+                continue;
+            }
+            let name = ns.metadata.name;
             let current = store.get(&key, name, NAME);
-            let wanted = Some(self.ca_pem.as_str());
             match current {
-                Some(cm) if cm.pointer("/data/ca.crt").and_then(|v| v.as_str()) == wanted => {}
-                Some(mut cm) => {
-                    cm["data"] = json!({"ca.crt": self.ca_pem});
+                Some(cm) if published(&cm).as_deref() == Some(self.ca_pem.as_str()) => {}
+                Some(cm) => {
+                    let cm = with_fields(&cm, json!({ "data": to_json(&data) }));
                     if let Err(e) = store.update(&key, cm) {
                         tracing::debug!("kube-root-ca.crt in {name} not updated yet: {e}");
                     }
                 }
                 None => {
-                    let cm = json!({
-                        "apiVersion": "v1", "kind": "ConfigMap",
-                        "metadata": {"name": NAME, "namespace": name,
-                                     "annotations": {"kubernetes.io/description": DESCRIPTION}},
-                        "data": {"ca.crt": self.ca_pem},
-                    });
-                    if let Err(e) = store.create(&key, cm) {
+                    let cm = ConfigMap {
+                        metadata: ObjectMeta {
+                            name: Some(NAME.to_owned()),
+                            namespace: Some(name.to_owned()),
+                            annotations: Some(BTreeMap::from([(
+                                "kubernetes.io/description".to_owned(),
+                                DESCRIPTION.to_owned(),
+                            )])),
+                            ..ObjectMeta::default()
+                        },
+                        data: Some(data.clone()),
+                        ..ConfigMap::default()
+                    };
+                    if let Err(e) = store.create(&key, to_json(&cm)) {
                         tracing::debug!("kube-root-ca.crt in {name} not created yet: {e}");
                     }
                 }
@@ -76,24 +99,26 @@ mod tests {
                 )
                 .unwrap();
         }
-        let mut publisher = RootCaPublisher::new("-----BEGIN CERTIFICATE-----\n".to_owned());
+        let pem = "-----BEGIN CERTIFICATE-----\n";
+        let mut publisher = RootCaPublisher::new(pem.to_owned());
         publisher.reconcile(&store);
         let key = ResKey::new("", "configmaps");
         let cm = store.get(&key, "lab", NAME).expect("published");
-        assert_eq!(cm["data"]["ca.crt"], "-----BEGIN CERTIFICATE-----\n");
-        assert!(
-            cm["metadata"]["annotations"]["kubernetes.io/description"]
-                .as_str()
-                .unwrap()
-                .starts_with("Contains a CA bundle")
-        );
-        let mut tampered = cm.clone();
-        tampered["data"] = json!({"ca.crt": "nope"});
+        assert_eq!(published(&cm).as_deref(), Some(pem));
+        let typed: ConfigMap = parse(&cm).expect("a ConfigMap");
+        let description = typed
+            .metadata
+            .annotations
+            .and_then(|a| a.get("kubernetes.io/description").cloned());
+        assert!(description.is_some_and(|d| d.starts_with("Contains a CA bundle")));
+        let tampered = with_fields(&cm, json!({"data": {KEY: "nope"}}));
         store.update(&key, tampered).unwrap();
-        publisher.reconcile(&store);
         assert_eq!(
-            store.get(&key, "lab", NAME).unwrap()["data"]["ca.crt"],
-            "-----BEGIN CERTIFICATE-----\n"
+            published(&store.get(&key, "lab", NAME).unwrap()).as_deref(),
+            Some("nope")
         );
+        publisher.reconcile(&store);
+        let restored = store.get(&key, "lab", NAME).unwrap();
+        assert_eq!(published(&restored).as_deref(), Some(pem));
     }
 }

@@ -5,60 +5,49 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use serde_json::Value;
-
-use super::util::{pod_active, pod_ready, str_at};
-use crate::sandbox::store::meta;
+use crate::sandbox::objects::{Pod, pod_active, pod_condition, pod_ready};
 
 /// The annotation by which users rank pods for deletion (lower goes first).
 const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
 
 /// A pod with what its ordering needs, computed once.
-struct Ranked<'a> {
-    pod: &'a Value,
+struct Ranked<'a, 'p> {
+    pod: &'a Pod<'p>,
     /// Active pods of the same owner on this pod's node (itself included).
     colocated: usize,
 }
 
-fn phase_ordinal(pod: &Value) -> u8 {
-    match str_at(pod, "/status/phase") {
-        "Pending" => 0,
-        "Unknown" => 1,
-        "Running" => 2,
+fn phase_ordinal(pod: &Pod) -> u8 {
+    match pod.status.phase.as_deref() {
+        Some("Pending") => 0,
+        Some("Unknown") => 1,
+        Some("Running") => 2,
         _ => 0,
     }
 }
 
-fn deletion_cost(pod: &Value) -> i64 {
-    pod.pointer("/metadata/annotations")
-        .and_then(|a| a.get(DELETION_COST))
-        .and_then(Value::as_str)
+fn deletion_cost(pod: &Pod) -> i64 {
+    pod.metadata
+        .annotation(DELETION_COST)
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
 
-fn timestamp(value: Option<&Value>) -> Option<jiff::Timestamp> {
-    value.and_then(Value::as_str).and_then(|t| t.parse().ok())
-}
-
 /// When the pod last became Ready.
-fn ready_time(pod: &Value) -> Option<jiff::Timestamp> {
-    pod.pointer("/status/conditions")
-        .and_then(Value::as_array)?
-        .iter()
-        .find(|c| str_at(c, "/type") == "Ready" && str_at(c, "/status") == "True")
-        .and_then(|c| timestamp(c.get("lastTransitionTime")))
+fn ready_time(pod: &Pod) -> Option<jiff::Timestamp> {
+    pod_condition(pod, "Ready")
+        .filter(|c| c.status == "True")
+        .and_then(|c| c.last_transition_time.as_ref())
+        .map(|t| t.0)
 }
 
-fn max_restarts(pod: &Value) -> i64 {
-    pod.pointer("/status/containerStatuses")
-        .and_then(Value::as_array)
-        .map(|cs| {
-            cs.iter()
-                .filter_map(|c| c.get("restartCount").and_then(Value::as_i64))
-                .max()
-                .unwrap_or(0)
-        })
+fn max_restarts(pod: &Pod) -> i32 {
+    pod.status
+        .container_statuses
+        .iter()
+        .flatten()
+        .map(|c| c.restart_count)
+        .max()
         .unwrap_or(0)
 }
 
@@ -88,7 +77,7 @@ fn after_or_missing(t1: Option<jiff::Timestamp>, t2: Option<jiff::Timestamp>) ->
 /// `ActivePodsWithRanks.Less`: whether `a` should be deleted before `b`.
 fn less(a: &Ranked, b: &Ranked, now: jiff::Timestamp) -> bool {
     let (pa, pb) = (a.pod, b.pod);
-    let (na, nb) = (str_at(pa, "/spec/nodeName"), str_at(pb, "/spec/nodeName"));
+    let (na, nb) = (pa.spec.node_name, pb.spec.node_name);
     // 1. Unassigned < assigned.
     if na != nb && (na.is_empty() || nb.is_empty()) {
         return na.is_empty();
@@ -116,7 +105,7 @@ fn less(a: &Ranked, b: &Ranked, now: jiff::Timestamp) -> bool {
         if ta != tb {
             return match (ta, tb) {
                 (Some(x), Some(y)) => match log_rank_diff(x, y, now) {
-                    0 => meta::uid(pa) < meta::uid(pb),
+                    0 => pa.metadata.uid < pb.metadata.uid,
                     diff => diff < 0,
                 },
                 _ => after_or_missing(ta, tb),
@@ -128,14 +117,11 @@ fn less(a: &Ranked, b: &Ranked, now: jiff::Timestamp) -> bool {
         return max_restarts(pa) > max_restarts(pb);
     }
     // 8. Newer first (on a log scale; ties by uid).
-    let (ca, cb) = (
-        timestamp(pa.pointer("/metadata/creationTimestamp")),
-        timestamp(pb.pointer("/metadata/creationTimestamp")),
-    );
+    let (ca, cb) = (pa.metadata.created(), pb.metadata.created());
     if ca != cb {
         return match (ca, cb) {
             (Some(x), Some(y)) => match log_rank_diff(x, y, now) {
-                0 => meta::uid(pa) < meta::uid(pb),
+                0 => pa.metadata.uid < pb.metadata.uid,
                 diff => diff < 0,
             },
             _ => after_or_missing(ca, cb),
@@ -146,24 +132,21 @@ fn less(a: &Ranked, b: &Ranked, now: jiff::Timestamp) -> bool {
 
 /// The `count` pods of `candidates` to delete first; `related` are every pod of the same
 /// owner (the ReplicaSets of one Deployment), whose active ones rank colocated pods.
-pub fn victims<'a>(
-    candidates: &[&'a Value],
-    related: &[&Value],
+pub fn victims<'a, 'p>(
+    candidates: &[&'a Pod<'p>],
+    related: &[&Pod],
     count: usize,
     now: jiff::Timestamp,
-) -> Vec<&'a Value> {
+) -> Vec<&'a Pod<'p>> {
     let mut per_node: HashMap<&str, usize> = HashMap::new();
     for pod in related.iter().filter(|p| pod_active(p)) {
-        *per_node.entry(str_at(pod, "/spec/nodeName")).or_default() += 1;
+        *per_node.entry(pod.spec.node_name).or_default() += 1;
     }
-    let mut ranked: Vec<Ranked<'a>> = candidates
+    let mut ranked: Vec<Ranked<'a, 'p>> = candidates
         .iter()
         .map(|pod| Ranked {
             pod,
-            colocated: per_node
-                .get(str_at(pod, "/spec/nodeName"))
-                .copied()
-                .unwrap_or(0),
+            colocated: per_node.get(pod.spec.node_name).copied().unwrap_or(0),
         })
         .collect();
     ranked.sort_by(|a, b| {
@@ -180,9 +163,10 @@ pub fn victims<'a>(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
+    use crate::sandbox::objects::view_of;
 
     fn pod(name: &str, node: &str, ready_at: &str, created: &str) -> Value {
         json!({
@@ -194,9 +178,18 @@ mod tests {
         })
     }
 
+    fn order(all: &[&Value], count: usize, now: &str) -> Vec<String> {
+        let pods: Vec<Pod> = all.iter().map(|p| view_of(p)).collect();
+        let refs: Vec<&Pod> = pods.iter().collect();
+        victims(&refs, &refs, count, now.parse().unwrap())
+            .iter()
+            .map(|p| p.metadata.name.to_owned())
+            .collect()
+    }
+
     #[test]
     fn pods_sharing_a_node_go_before_older_pods_alone_on_theirs() {
-        let now: jiff::Timestamp = "2026-01-01T00:10:00Z".parse().unwrap();
+        let now = "2026-01-01T00:10:00Z";
         // The oldest pod shares worker with a newer one; the two others are alone.
         let old = pod(
             "old",
@@ -222,12 +215,7 @@ mod tests {
             "2026-01-01T00:09:00Z",
             "2026-01-01T00:09:00Z",
         );
-        let all = [&old, &twin, &a, &b];
-        let names: Vec<&str> = victims(&all, &all, 2, now)
-            .iter()
-            .map(|p| meta::name(p))
-            .collect();
-        assert_eq!(names, ["twin", "old"]);
+        assert_eq!(order(&[&old, &twin, &a, &b], 2, now), vec!["twin", "old"]);
         // Alone on its node, the oldest pod is kept: the newest go.
         let moved = pod(
             "old",
@@ -235,17 +223,13 @@ mod tests {
             "2026-01-01T00:00:00Z",
             "2026-01-01T00:00:00Z",
         );
-        let all = [&moved, &twin, &a, &b];
-        let kept: Vec<&str> = victims(&all, &all, 3, now)
-            .iter()
-            .map(|p| meta::name(p))
-            .collect();
-        assert!(!kept.contains(&"old"), "{kept:?}");
+        let kept = order(&[&moved, &twin, &a, &b], 3, now);
+        assert!(!kept.iter().any(|n| n == "old"), "{kept:?}");
     }
 
     #[test]
     fn unready_and_cheap_pods_go_first() {
-        let now: jiff::Timestamp = "2026-01-01T00:10:00Z".parse().unwrap();
+        let now = "2026-01-01T00:10:00Z";
         let ready = pod(
             "ready",
             "w1",
@@ -258,19 +242,23 @@ mod tests {
             "2026-01-01T00:00:00Z",
             "2026-01-01T00:00:00Z",
         );
-        pending["status"] = json!({"phase": "Pending"});
+        json_patch::merge(
+            &mut pending,
+            &json!({"status": {"phase": "Pending", "conditions": null}}),
+        );
         let mut cheap = pod(
             "cheap",
             "w3",
             "2026-01-01T00:00:00Z",
             "2026-01-01T00:00:00Z",
         );
-        cheap["metadata"]["annotations"] = json!({DELETION_COST: "-5"});
-        let all = [&ready, &pending, &cheap];
-        let order: Vec<&str> = victims(&all, &all, 3, now)
-            .iter()
-            .map(|p| meta::name(p))
-            .collect();
-        assert_eq!(order, ["pending", "cheap", "ready"]);
+        json_patch::merge(
+            &mut cheap,
+            &json!({"metadata": {"annotations": {DELETION_COST: "-5"}}}),
+        );
+        assert_eq!(
+            order(&[&ready, &pending, &cheap], 3, now),
+            vec!["pending", "cheap", "ready"]
+        );
     }
 }

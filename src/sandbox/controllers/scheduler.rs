@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use k8s_openapi::api::core::v1::PodCondition;
 
 use super::Reconciler;
 use super::events::{EventRecorder, Source};
-use super::util::{pod_active, str_at};
-use crate::sandbox::store::{ResKey, Store, meta};
+use crate::sandbox::objects::{Node, Pod, Viewed, merged, null_when_absent, pod_active, to_json};
+use crate::sandbox::store::meta::{self, Meta};
+use crate::sandbox::store::{ResKey, Store};
 
 /// Schedules pods onto untainted, Ready nodes.
 pub struct Scheduler {
@@ -16,16 +17,14 @@ pub struct Scheduler {
     source: Source,
 }
 
-fn schedulable(node: &Value) -> bool {
+fn schedulable(node: &Node) -> bool {
     let tainted = node
-        .pointer("/spec/taints")
-        .and_then(Value::as_array)
-        .is_some_and(|t| {
-            t.iter()
-                .any(|t| matches!(str_at(t, "/effect"), "NoSchedule" | "NoExecute"))
-        });
-    let unschedulable = node.pointer("/spec/unschedulable") == Some(&json!(true));
-    !tainted && !unschedulable
+        .spec
+        .taints
+        .iter()
+        .flatten()
+        .any(|t| matches!(t.effect.as_str(), "NoSchedule" | "NoExecute"));
+    !tainted && node.spec.unschedulable != Some(true)
 }
 
 impl Scheduler {
@@ -39,14 +38,44 @@ impl Scheduler {
     }
 }
 
+/// `pod` bound to `node`: its nodeName set and a PodScheduled condition (the first phase
+/// being Pending).
+fn bound(pod: &Viewed<Pod>, node: &str) -> serde_json::Value {
+    let mut conditions: Vec<PodCondition> = pod
+        .status
+        .conditions
+        .iter()
+        .flatten()
+        .filter(|c| c.type_ != "PodScheduled")
+        .cloned()
+        .collect();
+    conditions.push(PodCondition {
+        type_: "PodScheduled".to_owned(),
+        status: "True".to_owned(),
+        last_transition_time: Some(meta::now_time()),
+        ..PodCondition::default()
+    });
+    let mut conditions = to_json(&conditions);
+    null_when_absent(&mut conditions, "lastProbeTime");
+    let phase = pod.status.phase.as_deref().unwrap_or("Pending");
+    merged(
+        pod.json,
+        &serde_json::json!({
+            "spec": {"nodeName": node},
+            "status": {"phase": phase, "conditions": conditions},
+        }),
+    )
+}
+
 impl Reconciler for Scheduler {
     fn reconcile(&mut self, store: &Store) {
         let (pods, _) = store.list_arc(&ResKey::pods(), None);
-        let pending: Vec<&Arc<Value>> = pods
+        let pods: Vec<Viewed<Pod>> = pods.iter().map(|p| Viewed::of(p)).collect();
+        let pending: Vec<&Viewed<Pod>> = pods
             .iter()
-            .filter(|p| str_at(p, "/spec/nodeName").is_empty() && !meta::is_terminating(p))
+            .filter(|p| p.spec.node_name.is_empty() && !p.metadata.is_terminating())
             .filter(|p| {
-                let s = str_at(p, "/spec/schedulerName");
+                let s = p.spec.scheduler_name;
                 s.is_empty() || s == "default-scheduler"
             })
             .collect();
@@ -56,14 +85,15 @@ impl Reconciler for Scheduler {
         let (nodes, _) = store.list_arc(&ResKey::nodes(), None);
         let mut load: BTreeMap<String, usize> = nodes
             .iter()
+            .map(|n| Viewed::<Node>::of(n))
             .filter(|n| schedulable(n))
-            .map(|n| (meta::name(n).to_owned(), 0))
+            .map(|n| (n.metadata.name.to_owned(), 0))
             .collect();
         if load.is_empty() {
             return;
         }
         for p in pods.iter().filter(|p| pod_active(p)) {
-            if let Some(n) = load.get_mut(str_at(p, "/spec/nodeName")) {
+            if let Some(n) = load.get_mut(p.spec.node_name) {
                 *n += 1;
             }
         }
@@ -75,27 +105,12 @@ impl Reconciler for Scheduler {
             else {
                 return;
             };
-            let mut bound = (**p).clone();
-            bound["spec"]["nodeName"] = json!(node);
-            let status = meta::object_field_mut(&mut bound, "status");
-            status.entry("phase").or_insert(json!("Pending"));
-            let conds = status.entry("conditions").or_insert_with(|| json!([]));
-            if let Value::Array(a) = conds {
-                a.retain(|c| str_at(c, "/type") != "PodScheduled");
-                a.push(
-                    json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,
-                              "lastTransitionTime": meta::now_rfc3339()}),
-                );
-            }
-            if let Ok(bound) = store.update(&ResKey::pods(), bound) {
+            if let Ok(bound) = store.update(&ResKey::pods(), bound(p, &node)) {
                 if let Some(n) = load.get_mut(&node) {
                     *n += 1;
                 }
-                let msg = format!(
-                    "Successfully assigned {}/{} to {node}",
-                    meta::namespace(&bound),
-                    meta::name(&bound)
-                );
+                let m = Meta::of(&bound);
+                let msg = format!("Successfully assigned {}/{} to {node}", m.namespace, m.name);
                 self.rec
                     .normal(store, &bound, &self.source, "Scheduled", &msg);
             }

@@ -2,8 +2,13 @@
 
 use serde_json::{Value, json};
 
+use super::meta::Meta;
 use super::types::{conflict, not_found};
 use super::{DeleteOpts, Inner, Propagation, ResKey, Store, StoreError, meta};
+use crate::sandbox::objects::{Pod, view_of};
+
+/// The finalizer a foreground deletion holds its object with.
+pub const FOREGROUND: &str = "foregroundDeletion";
 
 impl Store {
     /// Deletes an object: pods and objects with finalizers (or Foreground dependents) get a
@@ -24,20 +29,21 @@ impl Store {
         else {
             return Err(not_found(key, name));
         };
+        let old_meta = Meta::of(&old);
         if let Some(want) = &opts.precondition_uid
-            && want != meta::uid(&old)
+            && want != old_meta.uid
         {
             return Err(conflict(
                 key,
                 name,
                 format!(
                     "Precondition failed: UID in precondition: {want}, UID in object meta: {}",
-                    meta::uid(&old)
+                    old_meta.uid
                 ),
             ));
         }
         if let Some(want) = &opts.precondition_rv {
-            let have = meta::resource_version(&old).unwrap_or(0).to_string();
+            let have = old_meta.resource_version_number().unwrap_or(0).to_string();
             if *want != have {
                 return Err(conflict(
                     key,
@@ -48,35 +54,28 @@ impl Store {
                 ));
             }
         }
-        let uid = meta::uid(&old).to_owned();
+        let uid = old_meta.uid.to_owned();
+        let has_finalizers = !old_meta.finalizers.is_empty();
+        let terminating = old_meta.is_terminating();
+        let current_grace = old_meta.deletion_grace_period_seconds;
         if opts.propagation == Propagation::Orphan {
             self.orphan_dependents(&mut inner, &uid);
         }
-        let finalizers = meta::finalizers(&old);
-        let terminating = meta::is_terminating(&old);
         let is_pod = *key == ResKey::pods();
         let is_namespace = *key == ResKey::namespaces();
         let mut obj = (*old).clone();
         if is_pod {
+            let pod: Pod = view_of(&old);
             let grace = opts
                 .grace_period_seconds
-                .or_else(|| {
-                    old.pointer("/spec/terminationGracePeriodSeconds")
-                        .and_then(Value::as_i64)
-                })
+                .or(pod.spec.termination_grace_period_seconds)
                 .unwrap_or(30)
                 .max(0);
-            let scheduled = old
-                .pointer("/spec/nodeName")
-                .and_then(Value::as_str)
-                .is_some_and(|n| !n.is_empty());
-            if (grace == 0 || !scheduled) && finalizers.is_empty() {
+            let scheduled = !pod.spec.node_name.is_empty();
+            if (grace == 0 || !scheduled) && !has_finalizers {
                 return Ok(self.remove_locked(&mut inner, key, old));
             }
-            let current = old
-                .pointer("/metadata/deletionGracePeriodSeconds")
-                .and_then(Value::as_i64);
-            if terminating && current.is_some_and(|c| c <= grace) {
+            if terminating && current_grace.is_some_and(|c| c <= grace) {
                 return Ok((*old).clone());
             }
             let when = jiff::Timestamp::now()
@@ -90,7 +89,7 @@ impl Store {
             m.insert("deletionGracePeriodSeconds".into(), json!(grace));
             return Ok(self.replace_locked(&mut inner, key, obj));
         }
-        let needs_wait = !finalizers.is_empty()
+        let needs_wait = has_finalizers
             || is_namespace
             || (opts.propagation == Propagation::Foreground && self.has_dependents(&inner, &uid));
         if !needs_wait {
@@ -108,9 +107,9 @@ impl Store {
         if opts.propagation == Propagation::Foreground && !is_namespace {
             let list = m.entry("finalizers").or_insert_with(|| json!([]));
             if let Value::Array(a) = list
-                && !a.iter().any(|f| f == "foregroundDeletion")
+                && !a.iter().any(|f| f == FOREGROUND)
             {
-                a.push(json!("foregroundDeletion"));
+                a.push(json!(FOREGROUND));
             }
         }
         if is_namespace {
@@ -132,36 +131,19 @@ impl Store {
     }
 
     fn has_dependents(&self, inner: &Inner, uid: &str) -> bool {
-        inner.objects.values().any(|c| {
-            c.values().any(|o| {
-                meta::owner_refs(o)
-                    .iter()
-                    .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
-            })
-        })
+        inner
+            .objects
+            .values()
+            .any(|c| c.values().any(|o| Meta::of(o).owned_by(uid)))
     }
 
     fn orphan_dependents(&self, inner: &mut Inner, uid: &str) {
         let mut changed = Vec::new();
         for (key, coll) in &inner.objects {
             for o in coll.values() {
-                let refs = meta::owner_refs(o);
-                if refs
-                    .iter()
-                    .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
-                {
-                    let kept: Vec<Value> = refs
-                        .iter()
-                        .filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid))
-                        .cloned()
-                        .collect();
+                if Meta::of(o).owned_by(uid) {
                     let mut o = (**o).clone();
-                    let m = meta::metadata_mut(&mut o);
-                    if kept.is_empty() {
-                        m.remove("ownerReferences");
-                    } else {
-                        m.insert("ownerReferences".into(), Value::Array(kept));
-                    }
+                    meta::remove_owner(&mut o, uid);
                     changed.push((key.clone(), o));
                 }
             }

@@ -1,7 +1,14 @@
-//! Small helpers over object metadata in JSON wire form, shared by the store and controllers.
+//! Object metadata: a typed view of it, and the helpers that write it (in JSON wire form)
+//! plus the time, uid and name generators the store and controllers share.
 
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use rand::Rng;
+use serde::Deserialize;
 use serde_json::{Map, Value};
+
+use crate::sandbox::objects::view;
 
 /// Alphabet Kubernetes uses for generated name suffixes and hashes (`rand.SafeEncodeString`).
 pub const SAFE_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -25,6 +32,17 @@ pub fn now_rfc3339_micro() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
         .to_string()
+}
+
+/// The current time as a `metav1.Time`, with whole seconds as the API serialises it (so that
+/// it compares equal to itself read back).
+pub fn now_time() -> Time {
+    time_at(jiff::Timestamp::now())
+}
+
+/// `ts` as a `metav1.Time`, truncated to whole seconds.
+pub fn time_at(ts: jiff::Timestamp) -> Time {
+    Time(jiff::Timestamp::from_second(ts.as_second()).unwrap_or(ts))
 }
 
 /// Parses a `metav1.Time` string.
@@ -65,53 +83,143 @@ pub fn random_hex(n: usize) -> String {
         .collect()
 }
 
-/// `metadata.name`, or "".
-pub fn name(obj: &Value) -> &str {
-    obj.pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
+view! {
+    /// An object's metadata, borrowed from its JSON: what the store, the controllers and the
+    /// API read of it. Absent (or mistyped) fields read as empty.
+    pub struct Meta<'a> {
+        /// `name`.
+        #[serde(borrow)]
+        pub name: &'a str,
+        /// `generateName`.
+        #[serde(borrow)]
+        pub generate_name: &'a str,
+        /// `namespace`, "" for cluster-scoped objects.
+        #[serde(borrow)]
+        pub namespace: &'a str,
+        /// `uid`.
+        #[serde(borrow)]
+        pub uid: &'a str,
+        /// `resourceVersion`.
+        #[serde(borrow)]
+        pub resource_version: &'a str,
+        /// `generation`.
+        pub generation: Option<i64>,
+        /// `creationTimestamp`.
+        #[serde(borrow)]
+        pub creation_timestamp: &'a str,
+        /// `deletionTimestamp`, set once the object is being deleted.
+        #[serde(borrow)]
+        pub deletion_timestamp: Option<&'a str>,
+        /// `deletionGracePeriodSeconds`.
+        pub deletion_grace_period_seconds: Option<i64>,
+        /// `labels`.
+        #[serde(borrow)]
+        pub labels: BTreeMap<&'a str, &'a str>,
+        /// `annotations`.
+        #[serde(borrow)]
+        pub annotations: BTreeMap<&'a str, &'a str>,
+        /// `ownerReferences`.
+        #[serde(borrow)]
+        pub owner_references: Vec<OwnerRef<'a>>,
+        /// `finalizers`.
+        #[serde(borrow)]
+        pub finalizers: Vec<&'a str>,
+    }
 }
 
-/// `metadata.namespace`, or "" for cluster-scoped objects.
-pub fn namespace(obj: &Value) -> &str {
-    obj.pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("")
+view! {
+    /// One of `metadata.ownerReferences`.
+    pub struct OwnerRef<'a> {
+        /// `apiVersion` of the owner.
+        #[serde(borrow)]
+        pub api_version: &'a str,
+        /// `kind` of the owner.
+        #[serde(borrow)]
+        pub kind: &'a str,
+        /// `name` of the owner.
+        #[serde(borrow)]
+        pub name: &'a str,
+        /// `uid` of the owner.
+        #[serde(borrow)]
+        pub uid: &'a str,
+        /// Whether the owner is the managing controller.
+        pub controller: Option<bool>,
+    }
 }
 
-/// `metadata.uid`, or "".
-pub fn uid(obj: &Value) -> &str {
-    obj.pointer("/metadata/uid")
-        .and_then(Value::as_str)
-        .unwrap_or("")
+view! {
+    /// An object reduced to its metadata.
+    struct Head<'a> {
+        #[serde(borrow)]
+        metadata: Meta<'a>,
+    }
 }
 
-/// `metadata.resourceVersion` as a number, if set and numeric.
-pub fn resource_version(obj: &Value) -> Option<u64> {
-    obj.pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse().ok())
+impl<'a> Meta<'a> {
+    /// The metadata of `obj`.
+    pub fn of(obj: &'a Value) -> Self {
+        Head::deserialize(obj)
+            .map(|h| h.metadata)
+            .unwrap_or_default()
+    }
+
+    /// `resourceVersion` as a number, if set and numeric.
+    pub fn resource_version_number(&self) -> Option<u64> {
+        self.resource_version.parse().ok()
+    }
+
+    /// Whether the object is being deleted.
+    pub fn is_terminating(&self) -> bool {
+        self.deletion_timestamp.is_some()
+    }
+
+    /// A label's value.
+    pub fn label(&self, key: &str) -> Option<&'a str> {
+        self.labels.get(key).copied()
+    }
+
+    /// An annotation's value.
+    pub fn annotation(&self, key: &str) -> Option<&'a str> {
+        self.annotations.get(key).copied()
+    }
+
+    /// The uid of the controlling owner, if any.
+    pub fn controller_uid(&self) -> Option<&'a str> {
+        self.owner_references
+            .iter()
+            .find(|r| r.controller == Some(true))
+            .map(|r| r.uid)
+    }
+
+    /// Whether the object with uid `owner_uid` controls this one.
+    pub fn controlled_by(&self, owner_uid: &str) -> bool {
+        self.controller_uid() == Some(owner_uid)
+    }
+
+    /// Whether any owner reference points at `uid`.
+    pub fn owned_by(&self, uid: &str) -> bool {
+        self.owner_references.iter().any(|r| r.uid == uid)
+    }
+
+    /// `creationTimestamp` parsed.
+    pub fn created(&self) -> Option<jiff::Timestamp> {
+        parse_time(self.creation_timestamp)
+    }
+
+    /// Creation time then name, for "oldest first" orderings (the timestamps have whole
+    /// seconds in one format, so they sort as text).
+    pub fn creation_key(&self) -> (&'a str, &'a str) {
+        (self.creation_timestamp, self.name)
+    }
 }
 
-/// Whether `metadata.deletionTimestamp` is set.
-pub fn is_terminating(obj: &Value) -> bool {
-    obj.pointer("/metadata/deletionTimestamp")
-        .is_some_and(|v| !v.is_null())
-}
-
-/// A label value.
-pub fn label<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
-    obj.pointer("/metadata/labels")
-        .and_then(|l| l.get(key))
-        .and_then(Value::as_str)
-}
-
-/// An annotation value.
-pub fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
-    obj.pointer("/metadata/annotations")
-        .and_then(|l| l.get(key))
-        .and_then(Value::as_str)
-}
+/// The metadata fields only the server sets: an update keeps the stored ones.
+pub const SERVER_SET: [&str; 4] = [
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
 
 /// `metadata` as a mutable map, created when missing or not an object.
 pub fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
@@ -140,58 +248,111 @@ pub fn object_field_mut<'a>(obj: &'a mut Value, field: &str) -> &'a mut Map<Stri
 
 /// Sets an annotation, creating the map if needed.
 pub fn set_annotation(obj: &mut Value, key: &str, value: &str) {
-    let meta = metadata_mut(obj);
-    let ann = meta
-        .entry("annotations")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !ann.is_object() {
-        *ann = Value::Object(Map::new());
+    set_in(obj, "annotations", key, value);
+}
+
+/// Removes a label, when the object has it.
+pub fn remove_label(obj: &mut Value, key: &str) {
+    if let Some(Value::Object(labels)) = obj.get_mut("metadata").and_then(|m| m.get_mut("labels")) {
+        labels.remove(key);
     }
-    if let Value::Object(m) = ann {
+}
+
+/// Sets `key` in the metadata map `field` (labels or annotations), creating it if needed.
+fn set_in(obj: &mut Value, field: &str, key: &str, value: &str) {
+    let meta = metadata_mut(obj);
+    let map = meta
+        .entry(field)
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !map.is_object() {
+        *map = Value::Object(Map::new());
+    }
+    if let Value::Object(m) = map {
         m.insert(key.to_owned(), Value::String(value.to_owned()));
     }
 }
 
-/// The controller owner reference's uid, if any.
-pub fn controller_uid(obj: &Value) -> Option<&str> {
-    owner_refs(obj)
-        .iter()
-        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
-        .and_then(|r| r.get("uid"))
-        .and_then(Value::as_str)
+/// Sets a label, creating the map if needed.
+pub fn set_label(obj: &mut Value, key: &str, value: &str) {
+    set_in(obj, "labels", key, value);
 }
 
-/// `metadata.ownerReferences`, or an empty slice.
-pub fn owner_refs(obj: &Value) -> &[Value] {
-    obj.pointer("/metadata/ownerReferences")
+/// The metadata fields a controller manages on the objects it derives (Endpoints,
+/// EndpointSlices): the others belong to whoever else wrote them.
+const MANAGED: [&str; 2] = ["labels", "ownerReferences"];
+
+/// Copies the managed metadata fields `from` has onto `to`.
+pub fn copy_managed(from: &Value, to: &mut Value) {
+    let Some(source) = from.get("metadata").and_then(Value::as_object) else {
+        return;
+    };
+    let target = metadata_mut(to);
+    for field in MANAGED {
+        if let Some(v) = source.get(field) {
+            target.insert(field.to_owned(), v.clone());
+        }
+    }
+}
+
+/// Drops `finalizer` from `obj`'s finalizers (keeping the list, even empty).
+pub fn remove_finalizer(obj: &mut Value, finalizer: &str) {
+    let m = metadata_mut(obj);
+    let kept: Vec<Value> = m
+        .get("finalizers")
         .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+        .into_iter()
+        .flatten()
+        .filter(|f| f.as_str().is_some_and(|f| f != finalizer))
+        .cloned()
+        .collect();
+    m.insert("finalizers".to_owned(), Value::Array(kept));
 }
 
-/// `metadata.finalizers` as strings.
-pub fn finalizers(obj: &Value) -> Vec<String> {
-    obj.pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+/// Appends an ownerReference (JSON) to `obj`'s.
+pub fn add_owner(obj: &mut Value, owner_ref: Value) {
+    let refs = metadata_mut(obj)
+        .entry("ownerReferences")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    match refs {
+        Value::Array(a) => a.push(owner_ref),
+        other => *other = Value::Array(vec![owner_ref]),
+    }
 }
 
-/// An ownerReference pointing at `owner` (controller, blocking owner deletion).
-pub fn controller_ref(owner: &Value) -> Value {
-    serde_json::json!({
-        "apiVersion": owner.get("apiVersion").cloned().unwrap_or(Value::Null),
-        "kind": owner.get("kind").cloned().unwrap_or(Value::Null),
-        "name": name(owner),
-        "uid": uid(owner),
-        "controller": true,
-        "blockOwnerDeletion": true,
-    })
+/// Drops `obj`'s ownerReferences to `uid` (the field goes when none remains, as Go omits it).
+pub fn remove_owner(obj: &mut Value, uid: &str) {
+    let m = metadata_mut(obj);
+    if let Some(Value::Array(refs)) = m.get_mut("ownerReferences") {
+        refs.retain(|r| OwnerRef::deserialize(r).map_or(true, |r| r.uid != uid));
+        if refs.is_empty() {
+            m.remove("ownerReferences");
+        }
+    }
+}
+
+/// An ownerReference making the object of `kind` (in `api_version`) with metadata `owner`
+/// the controller of another, blocking the owner's deletion (as JSON).
+pub fn controller_ref(api_version: &str, kind: &str, owner: &Meta) -> Value {
+    crate::sandbox::objects::to_json(&controller_of(api_version, kind, owner))
+}
+
+/// The ownerReference making the object of `kind` with metadata `owner` the controller of
+/// another, blocking the owner's deletion.
+pub fn controller_of(api_version: &str, kind: &str, owner: &Meta) -> OwnerReference {
+    OwnerReference {
+        api_version: api_version.to_owned(),
+        kind: kind.to_owned(),
+        name: owner.name.to_owned(),
+        uid: owner.uid.to_owned(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// An ownerReference making `owner` (a stored object) the controller of another.
+pub fn controller_ref_to(owner: &Value) -> Value {
+    let head: crate::sandbox::objects::Any = crate::sandbox::objects::view_of(owner);
+    controller_ref(head.api_version, head.kind, &head.metadata)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! deletion, finalizers, orphaning) so the API layer and the controllers share one truth.
 
 mod delete;
+pub use delete::FOREGROUND;
 pub mod meta;
 mod types;
 mod watch;
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use meta::Meta;
 pub use types::{
     CONFLICT_MESSAGE, DeleteOpts, Propagation, ResKey, Snapshot, SnapshotEntry, StoreError,
 };
@@ -189,14 +191,11 @@ impl Store {
     /// the name from `generateName` when needed.
     pub fn create(&self, key: &ResKey, mut obj: Value) -> Result<Value, StoreError> {
         let mut inner = self.lock();
-        let ns = meta::namespace(&obj).to_owned();
-        let mut name = meta::name(&obj).to_owned();
+        let m = Meta::of(&obj);
+        let ns = m.namespace.to_owned();
+        let mut name = m.name.to_owned();
+        let prefix = m.generate_name.to_owned();
         if name.is_empty() {
-            let prefix = obj
-                .pointer("/metadata/generateName")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned();
             if prefix.is_empty() {
                 return Err(StoreError::Invalid {
                     group: key.group.clone(),
@@ -257,8 +256,10 @@ impl Store {
     /// Replaces an object. A set `metadata.resourceVersion` must match the stored one.
     pub fn update(&self, key: &ResKey, mut obj: Value) -> Result<Value, StoreError> {
         let mut inner = self.lock();
-        let ns = meta::namespace(&obj).to_owned();
-        let name = meta::name(&obj).to_owned();
+        let given = Meta::of(&obj);
+        let ns = given.namespace.to_owned();
+        let name = given.name.to_owned();
+        let given_rv = given.resource_version.to_owned();
         let Some(old) = inner
             .objects
             .get(key)
@@ -267,13 +268,9 @@ impl Store {
         else {
             return Err(not_found(key, &name));
         };
-        let old_rv = meta::resource_version(&old).unwrap_or(0);
-        if let Some(given) = obj
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-            && !given.is_empty()
-            && given != old_rv.to_string()
-        {
+        let old_meta = Meta::of(&old);
+        let old_rv = old_meta.resource_version_number().unwrap_or(0);
+        if !given_rv.is_empty() && given_rv != old_rv.to_string() {
             return Err(conflict(key, &name, CONFLICT_MESSAGE.to_owned()));
         }
         let generation_fields = key.generation_fields().unwrap_or_default();
@@ -292,21 +289,16 @@ impl Store {
                 .iter()
                 .any(|field| old.get(*field) != obj.get(*field))
         };
+        let old_fields = old.get("metadata").and_then(Value::as_object);
         let m = meta::metadata_mut(&mut obj);
-        for field in [
-            "uid",
-            "creationTimestamp",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-        ] {
-            match old.pointer(&format!("/metadata/{field}")) {
+        for field in meta::SERVER_SET {
+            match old_fields.and_then(|f| f.get(field)) {
                 Some(v) => m.insert(field.into(), v.clone()),
                 None => m.remove(field),
             };
         }
         m.insert("resourceVersion".into(), Value::String(old_rv.to_string()));
-        let old_gen = old.pointer("/metadata/generation").and_then(Value::as_i64);
-        match old_gen {
+        match old_meta.generation {
             Some(g) => {
                 m.insert(
                     "generation".into(),
@@ -324,14 +316,11 @@ impl Store {
         meta::metadata_mut(&mut obj)
             .insert("resourceVersion".into(), Value::String(rv.to_string()));
         inner.rv = rv;
-        let finish = meta::is_terminating(&obj)
-            && meta::finalizers(&obj).is_empty()
-            && !meta::finalizers(&old).is_empty()
-            && obj
-                .pointer("/metadata/deletionGracePeriodSeconds")
-                .and_then(Value::as_i64)
-                .unwrap_or(0)
-                == 0;
+        let new_meta = Meta::of(&obj);
+        let finish = new_meta.is_terminating()
+            && new_meta.finalizers.is_empty()
+            && !old_meta.finalizers.is_empty()
+            && new_meta.deletion_grace_period_seconds.unwrap_or(0) == 0;
         let obj = Arc::new(obj);
         if finish {
             inner
@@ -356,8 +345,8 @@ impl Store {
         inner.rv = rv;
         meta::metadata_mut(&mut obj)
             .insert("resourceVersion".into(), Value::String(rv.to_string()));
-        let ns = meta::namespace(&obj).to_owned();
-        let name = meta::name(&obj).to_owned();
+        let m = Meta::of(&obj);
+        let (ns, name) = (m.namespace.to_owned(), m.name.to_owned());
         let obj = Arc::new(obj);
         inner
             .objects
@@ -370,8 +359,8 @@ impl Store {
 
     /// Removes `old` and emits DELETED carrying a fresh resourceVersion.
     fn remove_locked(&self, inner: &mut Inner, key: &ResKey, old: Arc<Value>) -> Value {
-        let ns = meta::namespace(&old).to_owned();
-        let name = meta::name(&old).to_owned();
+        let m = Meta::of(&old);
+        let (ns, name) = (m.namespace.to_owned(), m.name.to_owned());
         if let Some(c) = inner.objects.get_mut(key) {
             c.remove(&(ns.clone(), name));
         }
@@ -507,9 +496,9 @@ impl Store {
         let mut objects: BTreeMap<ResKey, Collection> = BTreeMap::new();
         let mut max_rv = 0;
         for e in snapshot.objects {
-            max_rv = max_rv.max(meta::resource_version(&e.object).unwrap_or(0));
-            let ns = meta::namespace(&e.object).to_owned();
-            let name = meta::name(&e.object).to_owned();
+            let m = Meta::of(&e.object);
+            max_rv = max_rv.max(m.resource_version_number().unwrap_or(0));
+            let (ns, name) = (m.namespace.to_owned(), m.name.to_owned());
             objects
                 .entry(ResKey::new(&e.group, &e.resource))
                 .or_default()

@@ -1,4 +1,5 @@
 use super::*;
+use crate::sandbox::objects::merged;
 
 fn deploy(name: &str) -> Value {
     json!({
@@ -9,15 +10,23 @@ fn deploy(name: &str) -> Value {
 }
 
 fn pod(name: &str, node: Option<&str>) -> Value {
-    let mut p = json!({
+    let p = json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": "default"},
         "spec": {"containers": [{"name": "c", "image": "x"}]}
     });
-    if let Some(n) = node {
-        p["spec"]["nodeName"] = json!(n);
+    match node {
+        Some(n) => merged(&p, &json!({"spec": {"nodeName": n}})),
+        None => p,
     }
-    p
+}
+
+/// `child` owned (controlled) by `owner`.
+fn owned_by(child: Value, owner: &Value) -> Value {
+    merged(
+        &child,
+        &json!({"metadata": {"ownerReferences": [meta::controller_ref_to(owner)]}}),
+    )
 }
 
 #[test]
@@ -25,15 +34,11 @@ fn create_fills_metadata_and_bumps_the_resource_version() {
     let s = Store::new();
     let rv0 = s.resource_version();
     let d = s.create(&ResKey::deployments(), deploy("web")).unwrap();
-    assert_eq!(meta::resource_version(&d), Some(rv0 + 1));
-    assert_eq!(d["metadata"]["generation"], 1);
-    assert_eq!(meta::uid(&d).len(), 36);
-    assert!(
-        d["metadata"]["creationTimestamp"]
-            .as_str()
-            .unwrap()
-            .ends_with('Z')
-    );
+    let m = Meta::of(&d);
+    assert_eq!(m.resource_version_number(), Some(rv0 + 1));
+    assert_eq!(m.generation, Some(1));
+    assert_eq!(m.uid.len(), 36);
+    assert!(m.creation_timestamp.ends_with('Z'));
     let err = s.create(&ResKey::deployments(), deploy("web")).unwrap_err();
     assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err:?}");
     assert_eq!(err.to_string(), "deployments.apps \"web\" already exists");
@@ -48,29 +53,33 @@ fn only_the_kinds_whose_strategy_tracks_it_have_a_generation() {
         "metadata": {"name": "web", "namespace": "default", "generation": 7},
         "spec": {"ports": [{"port": 80}]}});
     let svc = s.create(&ResKey::services(), svc).unwrap();
-    assert_eq!(svc["metadata"].get("generation"), None);
+    assert_eq!(Meta::of(&svc).generation, None);
     let key = ResKey::endpointslices();
     let slice = json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
         "metadata": {"name": "web-abcde", "namespace": "default"},
         "addressType": "IPv4", "endpoints": []});
     let slice = s.create(&key, slice).unwrap();
-    assert_eq!(slice["metadata"]["generation"], 1);
-    let mut relabelled = slice.clone();
-    relabelled["metadata"]["labels"] = json!({"a": "b"});
+    assert_eq!(Meta::of(&slice).generation, Some(1));
+    let relabelled = merged(&slice, &json!({"metadata": {"labels": {"a": "b"}}}));
     let relabelled = s.update(&key, relabelled).unwrap();
-    assert_eq!(relabelled["metadata"]["generation"], 1);
-    let mut moved = relabelled.clone();
-    moved["endpoints"] = json!([{"addresses": ["10.244.1.2"]}]);
-    assert_eq!(s.update(&key, moved).unwrap()["metadata"]["generation"], 2);
+    assert_eq!(Meta::of(&relabelled).generation, Some(1));
+    let moved = merged(
+        &relabelled,
+        &json!({"endpoints": [{"addresses": ["10.244.1.2"]}]}),
+    );
+    let moved = s.update(&key, moved).unwrap();
+    assert_eq!(Meta::of(&moved).generation, Some(2));
 }
 
 #[test]
 fn generate_name_gets_five_safe_characters() {
     let s = Store::new();
-    let mut p = pod("", None);
-    p["metadata"]["generateName"] = json!("web-");
+    let p = merged(
+        &pod("", None),
+        &json!({"metadata": {"generateName": "web-"}}),
+    );
     let p = s.create(&ResKey::pods(), p).unwrap();
-    let name = meta::name(&p);
+    let name = Meta::of(&p).name;
     assert_eq!(name.len(), 9, "{name}");
     assert!(name.starts_with("web-"));
 }
@@ -80,21 +89,20 @@ fn stale_updates_conflict_and_spec_changes_bump_generation() {
     let s = Store::new();
     let key = ResKey::deployments();
     let d = s.create(&key, deploy("web")).unwrap();
-    let mut scaled = d.clone();
-    scaled["spec"]["replicas"] = json!(3);
+    let scaled = merged(&d, &json!({"spec": {"replicas": 3}}));
     let d2 = s.update(&key, scaled.clone()).unwrap();
-    assert_eq!(d2["metadata"]["generation"], 2);
-    assert_eq!(d2["metadata"]["uid"], d["metadata"]["uid"]);
+    assert_eq!(Meta::of(&d2).generation, Some(2));
+    assert_eq!(Meta::of(&d2).uid, Meta::of(&d).uid);
     let err = s.update(&key, scaled).unwrap_err();
     assert!(
         err.to_string().contains(CONFLICT_MESSAGE),
         "stale rv must conflict: {err}"
     );
-    let mut status = d2.clone();
-    status["status"] = json!({"replicas": 3});
+    let status = merged(&d2, &json!({"status": {"replicas": 3}}));
     let d3 = s.update(&key, status).unwrap();
     assert_eq!(
-        d3["metadata"]["generation"], 2,
+        Meta::of(&d3).generation,
+        Some(2),
         "status changes keep generation"
     );
 }
@@ -127,7 +135,7 @@ fn watch_replays_history_then_goes_live() {
             let ev = w.try_recv().unwrap().unwrap();
             (
                 ev.kind,
-                meta::name(&ev.object).to_owned(),
+                Meta::of(&ev.object).name.to_owned(),
                 ev.resource_version,
             )
         })
@@ -189,8 +197,8 @@ fn scheduled_pods_terminate_gracefully() {
     let p = s
         .delete(&key, "default", "p", &DeleteOpts::default())
         .unwrap();
-    assert!(meta::is_terminating(&p));
-    assert_eq!(p["metadata"]["deletionGracePeriodSeconds"], 30);
+    assert!(Meta::of(&p).is_terminating());
+    assert_eq!(Meta::of(&p).deletion_grace_period_seconds, Some(30));
     assert!(s.get(&key, "default", "p").is_some());
     let force = DeleteOpts {
         grace_period_seconds: Some(0),
@@ -211,15 +219,16 @@ fn scheduled_pods_terminate_gracefully() {
 fn finalizers_hold_deletion_until_removed() {
     let s = Store::new();
     let key = ResKey::deployments();
-    let mut d = deploy("a");
-    d["metadata"]["finalizers"] = json!(["example.com/hold"]);
+    let d = merged(
+        &deploy("a"),
+        &json!({"metadata": {"finalizers": ["example.com/hold"]}}),
+    );
     s.create(&key, d).unwrap();
     let held = s
         .delete(&key, "default", "a", &DeleteOpts::default())
         .unwrap();
-    assert!(meta::is_terminating(&held));
-    let mut released = held.clone();
-    released["metadata"]["finalizers"] = json!([]);
+    assert!(Meta::of(&held).is_terminating());
+    let released = merged(&held, &json!({"metadata": {"finalizers": []}}));
     s.update(&key, released).unwrap();
     assert!(s.get(&key, "default", "a").is_none());
 }
@@ -228,9 +237,8 @@ fn finalizers_hold_deletion_until_removed() {
 fn preconditions_and_orphaning() {
     let s = Store::new();
     let owner = s.create(&ResKey::deployments(), deploy("a")).unwrap();
-    let mut child = pod("c", None);
-    child["metadata"]["ownerReferences"] = json!([meta::controller_ref(&owner)]);
-    s.create(&ResKey::pods(), child).unwrap();
+    s.create(&ResKey::pods(), owned_by(pod("c", None), &owner))
+        .unwrap();
     let bad = DeleteOpts {
         precondition_uid: Some("nope".into()),
         ..Default::default()
@@ -246,16 +254,15 @@ fn preconditions_and_orphaning() {
     s.delete(&ResKey::deployments(), "default", "a", &orphan)
         .unwrap();
     let c = s.get(&ResKey::pods(), "default", "c").unwrap();
-    assert!(meta::owner_refs(&c).is_empty());
+    assert!(Meta::of(&c).owner_references.is_empty());
 }
 
 #[test]
 fn foreground_deletion_waits_for_dependents() {
     let s = Store::new();
     let owner = s.create(&ResKey::deployments(), deploy("a")).unwrap();
-    let mut child = pod("c", None);
-    child["metadata"]["ownerReferences"] = json!([meta::controller_ref(&owner)]);
-    s.create(&ResKey::pods(), child).unwrap();
+    s.create(&ResKey::pods(), owned_by(pod("c", None), &owner))
+        .unwrap();
     let fg = DeleteOpts {
         propagation: Propagation::Foreground,
         ..Default::default()
@@ -263,5 +270,5 @@ fn foreground_deletion_waits_for_dependents() {
     let d = s
         .delete(&ResKey::deployments(), "default", "a", &fg)
         .unwrap();
-    assert_eq!(meta::finalizers(&d), vec!["foregroundDeletion".to_owned()]);
+    assert_eq!(Meta::of(&d).finalizers, vec![super::delete::FOREGROUND]);
 }

@@ -594,7 +594,7 @@ fn start_sandbox(dir: &Path) -> Result<SandboxSide, Failed> {
         .build()?;
     let sandbox = runtime.block_on(Sandbox::start(SandboxConfig {
         kubeconfig: Some(dir.join("kubeconfig")),
-        images: lesson.sandbox.images.clone(),
+        images: lesson.sandbox.apps(),
         speed: 4.0,
         ..SandboxConfig::default()
     }))?;

@@ -4,20 +4,25 @@
 
 mod status;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use k8s_openapi::api::apps::v1::{DeploymentStatus, ReplicaSetStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Value, json};
 
 use status::{condition, new_condition, set_condition};
 
 use super::events::{EventRecorder, Source};
 use super::rollout::{fenceposts, max_scaled_down, new_rs_replicas};
-use super::util::{
-    controlled_by, creation_key, int, pod_active, selector_matches, spec_replicas, str_at,
-};
 use super::{Reconciler, SimConfig};
 use crate::sandbox::hash::{POD_TEMPLATE_HASH, pod_template_hash, templates_equal_ignoring_hash};
-use crate::sandbox::store::{DeleteOpts, ResKey, Store, StoreError, meta};
+use crate::sandbox::objects::{
+    Deployment, Pod, ReplicaSet, Viewed, WorkloadSpec, merged, owned_map, pod_active, to_json,
+    view_of, with_status,
+};
+use crate::sandbox::store::meta::{self, Meta};
+use crate::sandbox::store::{DeleteOpts, ResKey, Store, StoreError};
 
 /// The revision a ReplicaSet (and its Deployment) is at.
 pub const REVISION: &str = "deployment.kubernetes.io/revision";
@@ -45,10 +50,65 @@ pub struct DeploymentController {
     source: Source,
 }
 
+/// What a sync reads of an object, owned so that it survives the object's updates.
+struct Read<T> {
+    json: Value,
+    name: String,
+    uid: String,
+    generation: Option<i64>,
+    created: String,
+    terminating: bool,
+    annotations: BTreeMap<String, String>,
+    spec: WorkloadSpec,
+    status: T,
+}
+
+impl<T: Clone + Default + for<'de> serde::Deserialize<'de>> Read<T> {
+    fn new(json: Value) -> Self {
+        let v: crate::sandbox::objects::Object<WorkloadSpec, T> = view_of(&json);
+        let m = &v.metadata;
+        Read {
+            name: m.name.to_owned(),
+            uid: m.uid.to_owned(),
+            generation: m.generation,
+            created: m.creation_timestamp.to_owned(),
+            terminating: m.is_terminating(),
+            annotations: owned_map(&m.annotations),
+            spec: v.spec.clone(),
+            status: v.status.clone(),
+            json,
+        }
+    }
+
+    fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations.get(key).map(String::as_str)
+    }
+
+    /// Creation time then name, for "oldest first" orderings.
+    fn creation_key(&self) -> (&str, &str) {
+        (&self.created, &self.name)
+    }
+
+    /// The revision annotation as a number (0 when absent).
+    fn revision(&self) -> i64 {
+        self.annotation(REVISION)
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+type Rs = Read<ReplicaSetStatus>;
+
+impl Rs {
+    fn available(&self) -> i64 {
+        self.status.available_replicas.map_or(0, i64::from)
+    }
+}
+
 /// One deployment's working copy during a sync.
 struct State {
-    d: Value,
-    rss: Vec<Value>,
+    d: Read<DeploymentStatus>,
+    rss: Vec<Rs>,
     new: Option<usize>,
     replicas: i64,
     rolling: bool,
@@ -58,19 +118,12 @@ struct State {
 
 type Res<T> = Result<T, StoreError>;
 
-/// A ReplicaSet's revision annotation as a number (0 when absent).
-pub fn revision(obj: &Value) -> i64 {
-    meta::annotation(obj, REVISION)
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(0)
-}
-
-fn rs_status(rs: &Value, field: &str) -> i64 {
-    int(rs, &format!("/status/{field}")).unwrap_or(0)
-}
-
-fn sum(rss: &[Value], f: impl Fn(&Value) -> i64) -> i64 {
+fn sum(rss: &[Rs], f: impl Fn(&Rs) -> i64) -> i64 {
     rss.iter().map(f).sum()
+}
+
+fn spec_replicas(rs: &Rs) -> i64 {
+    rs.spec.replicas()
 }
 
 impl DeploymentController {
@@ -83,46 +136,53 @@ impl DeploymentController {
         }
     }
 
-    fn sync(&self, store: &Store, d: &Value, all_rss: &[Arc<Value>]) -> Res<()> {
-        let uid = meta::uid(d);
-        let mut rss: Vec<Value> = all_rss
+    fn sync(
+        &self,
+        store: &Store,
+        d: &Viewed<Deployment>,
+        all_rss: &[Viewed<ReplicaSet>],
+    ) -> Res<()> {
+        let (uid, ns) = (d.metadata.uid, d.metadata.namespace);
+        let mut rss: Vec<Rs> = all_rss
             .iter()
-            .filter(|rs| meta::namespace(rs) == meta::namespace(d) && controlled_by(rs, uid))
-            .map(|rs| (**rs).clone())
+            .filter(|rs| rs.metadata.namespace == ns && rs.metadata.controlled_by(uid))
+            .map(|rs| Rs::new(rs.json.clone()))
             .collect();
         // Adopt orphaned ReplicaSets the selector matches, as `ClaimReplicaSets` does (for
         // instance after the Deployment was deleted with `--cascade=orphan` and recreated).
-        if !meta::is_terminating(d) {
+        if !d.metadata.is_terminating() {
+            let selector = d.spec.label_selector();
             for rs in all_rss.iter().filter(|rs| {
-                meta::namespace(rs) == meta::namespace(d)
-                    && meta::controller_uid(rs).is_none()
-                    && !meta::is_terminating(rs)
-                    && selector_matches(d.pointer("/spec/selector"), rs.pointer("/metadata/labels"))
+                rs.metadata.namespace == ns
+                    && rs.metadata.controller_uid().is_none()
+                    && !rs.metadata.is_terminating()
+                    && selector
+                        .as_ref()
+                        .is_some_and(|s| s.matches(&rs.metadata.labels))
             }) {
-                let mut adopted = (**rs).clone();
-                let refs = meta::metadata_mut(&mut adopted)
-                    .entry("ownerReferences")
-                    .or_insert_with(|| json!([]));
-                if let Value::Array(a) = refs {
-                    a.push(meta::controller_ref(d));
-                }
-                rss.push(store.update(&ResKey::replicasets(), adopted)?);
+                let mut adopted = rs.json.clone();
+                meta::add_owner(
+                    &mut adopted,
+                    meta::controller_ref(d.api_version, d.kind, &d.metadata),
+                );
+                rss.push(Rs::new(store.update(&ResKey::replicasets(), adopted)?));
             }
         }
-        rss.sort_by_key(creation_key);
-        let replicas = spec_replicas(d);
-        let rolling = str_at(d, "/spec/strategy/type") != "Recreate";
+        rss.sort_by(|a, b| a.creation_key().cmp(&b.creation_key()));
+        let replicas = d.spec.replicas();
+        let rolling = d.spec.strategy.type_.as_deref() != Some("Recreate");
         let (surge, unavailable) = if rolling {
+            let ru = d.spec.strategy.rolling_update.as_ref();
             fenceposts(
-                d.pointer("/spec/strategy/rollingUpdate/maxSurge"),
-                d.pointer("/spec/strategy/rollingUpdate/maxUnavailable"),
+                ru.and_then(|r| r.max_surge.as_ref()),
+                ru.and_then(|r| r.max_unavailable.as_ref()),
                 replicas,
             )
         } else {
             (0, 0)
         };
         let mut st = State {
-            d: d.clone(),
+            d: Read::new(d.json.clone()),
             rss,
             new: None,
             replicas,
@@ -130,12 +190,12 @@ impl DeploymentController {
             surge,
             unavailable,
         };
-        if meta::is_terminating(d) {
+        if d.metadata.is_terminating() {
             st.new = self.find_new(&st);
             return self.sync_status(store, &mut st);
         }
         self.sync_revision(store, &mut st, false)?;
-        let paused = d.pointer("/spec/paused").and_then(Value::as_bool) == Some(true);
+        let paused = d.spec.paused == Some(true);
         if paused || self.is_scaling_event(&st) {
             self.scale(store, &mut st)?;
             if !paused && self.complete(&st, &self.calculate_status(&st)) {
@@ -151,11 +211,33 @@ impl DeploymentController {
     }
 
     fn find_new(&self, st: &State) -> Option<usize> {
-        let template = st.d.pointer("/spec/template")?;
+        let template = st.d.spec.template.as_ref()?;
         st.rss.iter().position(|rs| {
-            rs.pointer("/spec/template")
+            rs.spec
+                .template
+                .as_ref()
                 .is_some_and(|t| templates_equal_ignoring_hash(t, template))
         })
+    }
+
+    /// Writes the deployment with its revision annotation at `rev` and `status`, when that
+    /// changes anything.
+    fn put_deployment(
+        &self,
+        store: &Store,
+        st: &mut State,
+        rev: &str,
+        status: &DeploymentStatus,
+    ) -> Res<()> {
+        let mut d = st.d.json.clone();
+        meta::set_annotation(&mut d, REVISION, rev);
+        if *status != st.d.status {
+            d = with_status(&d, status);
+        }
+        if d != st.d.json {
+            st.d = Read::new(store.update(&ResKey::deployments(), d)?);
+        }
+        Ok(())
     }
 
     /// `getAllReplicaSetsAndSyncRevision`: finds (or creates) the new ReplicaSet and keeps
@@ -167,48 +249,37 @@ impl DeploymentController {
             .iter()
             .enumerate()
             .filter(|(i, _)| Some(*i) != st.new)
-            .map(|(_, rs)| revision(rs))
+            .map(|(_, rs)| rs.revision())
             .max()
             .unwrap_or(0);
         let new_revision = max_old + 1;
         if let Some(i) = st.new {
-            let mut rs = st.rss[i].clone();
+            let mut rs = st.rss[i].json.clone();
             self.copy_annotations(&st.d, &mut rs);
-            let old_rev = revision(&rs);
+            let old_rev = st.rss[i].revision();
             if old_rev < new_revision {
                 meta::set_annotation(&mut rs, REVISION, &new_revision.to_string());
                 if old_rev > 0 {
-                    let history = match meta::annotation(&rs, REVISION_HISTORY) {
+                    let history = match st.rss[i].annotation(REVISION_HISTORY) {
                         Some(h) if !h.is_empty() => format!("{h},{old_rev}"),
                         _ => old_rev.to_string(),
                     };
                     meta::set_annotation(&mut rs, REVISION_HISTORY, &history);
                 }
             }
-            if rs != st.rss[i] {
-                st.rss[i] = store.update(&ResKey::replicasets(), rs)?;
+            if rs != st.rss[i].json {
+                st.rss[i] = Rs::new(store.update(&ResKey::replicasets(), rs)?);
             }
-            let rev = meta::annotation(&st.rss[i], REVISION)
-                .unwrap_or("")
-                .to_owned();
-            let mut d = st.d.clone();
-            meta::set_annotation(&mut d, REVISION, &rev);
-            let status = meta::object_field_mut(&mut d, "status");
-            let mut status_v = Value::Object(std::mem::take(status));
-            if condition(&status_v, "Progressing").is_none() {
-                let msg = format!("Found new replica set \"{}\"", meta::name(&st.rss[i]));
+            let rev = st.rss[i].annotation(REVISION).unwrap_or("").to_owned();
+            let mut status = st.d.status.clone();
+            if condition(&status, "Progressing").is_none() {
+                let msg = format!("Found new replica set \"{}\"", st.rss[i].name);
                 set_condition(
-                    &mut status_v,
+                    &mut status,
                     new_condition("Progressing", "True", "FoundNewReplicaSet", &msg),
                 );
             }
-            if let Value::Object(m) = status_v {
-                *meta::object_field_mut(&mut d, "status") = m;
-            }
-            if d != st.d {
-                st.d = store.update(&ResKey::deployments(), d)?;
-            }
-            return Ok(());
+            return self.put_deployment(store, st, &rev, &status);
         }
         if !create {
             return Ok(());
@@ -216,20 +287,13 @@ impl DeploymentController {
         self.create_new(store, st, new_revision)
     }
 
-    fn copy_annotations(&self, d: &Value, rs: &mut Value) {
-        let Some(anns) = d
-            .pointer("/metadata/annotations")
-            .and_then(Value::as_object)
-        else {
-            return;
-        };
-        for (k, v) in anns {
+    fn copy_annotations(&self, d: &Read<DeploymentStatus>, rs: &mut Value) {
+        for (k, v) in &d.annotations {
             if NOT_COPIED.contains(&k.as_str()) {
                 continue;
             }
-            if let Some(v) = v.as_str()
-                && meta::annotation(rs, k) != Some(v)
-            {
+            let differs = Meta::of(rs).annotation(k) != Some(v.as_str());
+            if differs {
                 meta::set_annotation(rs, k, v);
             }
         }
@@ -237,40 +301,47 @@ impl DeploymentController {
 
     fn create_new(&self, store: &Store, st: &mut State, new_revision: i64) -> Res<()> {
         let d = &st.d;
-        let collisions = int(d, "/status/collisionCount");
-        let Some(mut template) = d.pointer("/spec/template").cloned() else {
+        let collisions = d.status.collision_count;
+        let Some(mut template) = d.spec.template.clone() else {
             return Ok(());
         };
-        let hash = pod_template_hash(&template, collisions);
-        let labels = meta::metadata_mut(&mut template)
-            .entry("labels")
-            .or_insert_with(|| json!({}));
-        if let Value::Object(l) = labels {
-            l.insert(POD_TEMPLATE_HASH.into(), json!(hash));
-        }
-        let mut selector = d.pointer("/spec/selector").cloned().unwrap_or(json!({}));
-        meta::object_field_mut(&mut selector, "matchLabels")
-            .insert(POD_TEMPLATE_HASH.into(), json!(hash));
-        let name = format!("{}-{hash}", meta::name(d));
+        let hash = pod_template_hash(&template, collisions.map(i64::from));
+        meta::set_label(&mut template, POD_TEMPLATE_HASH, &hash);
+        let mut selector = d.spec.selector.clone().unwrap_or_default();
+        selector
+            .match_labels
+            .get_or_insert_with(BTreeMap::new)
+            .insert(POD_TEMPLATE_HASH.to_owned(), hash.clone());
+        let name = format!("{}-{hash}", d.name);
+        let ns = Meta::of(&d.json).namespace.to_owned();
         let count = if st.rolling {
             new_rs_replicas(st.replicas, st.surge, sum(&st.rss, spec_replicas), 0)
         } else {
             st.replicas
         };
+        let owner: Deployment = view_of(&d.json);
+        let metadata = ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(ns.clone()),
+            labels: Some(owned_map(&Meta::of(&template).labels)),
+            owner_references: Some(vec![meta::controller_of(
+                owner.api_version,
+                owner.kind,
+                &owner.metadata,
+            )]),
+            ..ObjectMeta::default()
+        };
+        let mut spec =
+            json!({"replicas": count, "selector": to_json(&selector), "template": template});
+        if let Some(mrs) = d.spec.min_ready_seconds.filter(|m| *m > 0) {
+            spec = merged(&spec, &json!({ "minReadySeconds": mrs }));
+        }
         let mut rs = json!({
             "apiVersion": "apps/v1",
             "kind": "ReplicaSet",
-            "metadata": {
-                "name": name,
-                "namespace": meta::namespace(d),
-                "labels": template.pointer("/metadata/labels").cloned().unwrap_or(json!({})),
-                "ownerReferences": [meta::controller_ref(d)],
-            },
-            "spec": {"replicas": count, "selector": selector, "template": template},
+            "metadata": to_json(&metadata),
+            "spec": spec,
         });
-        if let Some(mrs) = int(d, "/spec/minReadySeconds").filter(|m| *m > 0) {
-            rs["spec"]["minReadySeconds"] = json!(mrs);
-        }
         self.copy_annotations(d, &mut rs);
         meta::set_annotation(&mut rs, REVISION, &new_revision.to_string());
         meta::set_annotation(&mut rs, DESIRED_REPLICAS, &st.replicas.to_string());
@@ -278,19 +349,22 @@ impl DeploymentController {
         let created = match store.create(&ResKey::replicasets(), rs) {
             Ok(c) => c,
             Err(StoreError::AlreadyExists { .. }) => {
-                let existing = store.get(&ResKey::replicasets(), meta::namespace(d), &name);
+                let existing = store.get(&ResKey::replicasets(), &ns, &name);
                 let ours = existing.as_ref().is_some_and(|e| {
-                    controlled_by(e, meta::uid(d))
-                        && e.pointer("/spec/template").is_some_and(|t| {
-                            d.pointer("/spec/template")
+                    let e: ReplicaSet = view_of(e);
+                    e.metadata.controlled_by(&d.uid)
+                        && e.spec.template.as_ref().is_some_and(|t| {
+                            d.spec
+                                .template
+                                .as_ref()
                                 .is_some_and(|dt| templates_equal_ignoring_hash(t, dt))
                         })
                 });
                 if !ours {
-                    let mut d = st.d.clone();
-                    meta::object_field_mut(&mut d, "status")
-                        .insert("collisionCount".into(), json!(collisions.unwrap_or(0) + 1));
-                    st.d = store.update(&ResKey::deployments(), d)?;
+                    let mut status = d.status.clone();
+                    status.collision_count = Some(collisions.unwrap_or(0) + 1);
+                    let updated = with_status(&d.json, &status);
+                    st.d = Read::new(store.update(&ResKey::deployments(), updated)?);
                 }
                 return Ok(());
             }
@@ -299,22 +373,19 @@ impl DeploymentController {
         if count > 0 {
             let msg = format!("Scaled up replica set {name} from 0 to {count}");
             self.rec
-                .normal(store, &st.d, &self.source, "ScalingReplicaSet", &msg);
+                .normal(store, &st.d.json, &self.source, "ScalingReplicaSet", &msg);
         }
-        st.rss.push(created);
+        st.rss.push(Rs::new(created));
         st.new = Some(st.rss.len() - 1);
-        let mut d = st.d.clone();
-        meta::set_annotation(&mut d, REVISION, &new_revision.to_string());
-        let mut status = Value::Object(meta::object_field_mut(&mut d, "status").clone());
+        let mut status = st.d.status.clone();
         let msg = format!("Created new replica set \"{name}\"");
         set_condition(
             &mut status,
             new_condition("Progressing", "True", "NewReplicaSetCreated", &msg),
         );
-        if let Value::Object(m) = status {
-            *meta::object_field_mut(&mut d, "status") = m;
-        }
-        st.d = store.update(&ResKey::deployments(), d)?;
+        let mut d = with_status(&st.d.json, &status);
+        meta::set_annotation(&mut d, REVISION, &new_revision.to_string());
+        st.d = Read::new(store.update(&ResKey::deployments(), d)?);
         Ok(())
     }
 
@@ -322,33 +393,33 @@ impl DeploymentController {
         st.rss
             .iter()
             .filter(|rs| spec_replicas(rs) > 0)
-            .filter_map(|rs| meta::annotation(rs, DESIRED_REPLICAS)?.parse::<i64>().ok())
+            .filter_map(|rs| rs.annotation(DESIRED_REPLICAS)?.parse::<i64>().ok())
             .any(|desired| desired != st.replicas)
     }
 
     /// Sets a ReplicaSet's size and replica annotations; true when the size changed.
     fn scale_rs(&self, store: &Store, st: &mut State, i: usize, to: i64) -> Res<bool> {
-        let mut rs = st.rss[i].clone();
-        let from = spec_replicas(&rs);
+        let rs = &st.rss[i];
+        let from = spec_replicas(rs);
         let desired = st.replicas.to_string();
         let max = (st.replicas + st.surge).to_string();
-        let ann_ok = meta::annotation(&rs, DESIRED_REPLICAS) == Some(desired.as_str())
-            && meta::annotation(&rs, MAX_REPLICAS) == Some(max.as_str());
+        let ann_ok = rs.annotation(DESIRED_REPLICAS) == Some(desired.as_str())
+            && rs.annotation(MAX_REPLICAS) == Some(max.as_str());
         if from == to && ann_ok {
             return Ok(false);
         }
-        rs["spec"]["replicas"] = json!(to);
-        meta::set_annotation(&mut rs, DESIRED_REPLICAS, &desired);
-        meta::set_annotation(&mut rs, MAX_REPLICAS, &max);
-        st.rss[i] = store.update(&ResKey::replicasets(), rs)?;
+        let mut json = merged(&rs.json, &json!({"spec": {"replicas": to}}));
+        meta::set_annotation(&mut json, DESIRED_REPLICAS, &desired);
+        meta::set_annotation(&mut json, MAX_REPLICAS, &max);
+        st.rss[i] = Rs::new(store.update(&ResKey::replicasets(), json)?);
         if from != to {
             let dir = if from < to { "up" } else { "down" };
             let msg = format!(
                 "Scaled {dir} replica set {} from {from} to {to}",
-                meta::name(&st.rss[i])
+                st.rss[i].name
             );
             self.rec
-                .normal(store, &st.d, &self.source, "ScalingReplicaSet", &msg);
+                .normal(store, &st.d.json, &self.source, "ScalingReplicaSet", &msg);
         }
         Ok(from != to)
     }
@@ -373,8 +444,7 @@ impl DeploymentController {
         }
         if let Some(n) = st.new {
             let rs = &st.rss[n];
-            let saturated = spec_replicas(rs) == st.replicas
-                && rs_status(rs, "availableReplicas") == st.replicas;
+            let saturated = spec_replicas(rs) == st.replicas && rs.available() == st.replicas;
             if saturated {
                 for i in self.old_indices(st) {
                     self.scale_rs(store, st, i, 0)?;
@@ -400,9 +470,9 @@ impl DeploymentController {
             let (ra, rb) = (&st.rss[*a], &st.rss[*b]);
             spec_replicas(rb).cmp(&spec_replicas(ra)).then_with(|| {
                 if to_add > 0 {
-                    creation_key(rb).cmp(&creation_key(ra))
+                    rb.creation_key().cmp(&ra.creation_key())
                 } else {
-                    creation_key(ra).cmp(&creation_key(rb))
+                    ra.creation_key().cmp(&rb.creation_key())
                 }
             })
         });
@@ -444,7 +514,7 @@ impl DeploymentController {
         }
         let old = {
             let mut o = self.old_indices(st);
-            o.sort_by_key(|i| creation_key(&st.rss[*i]));
+            o.sort_by(|a, b| st.rss[*a].creation_key().cmp(&st.rss[*b].creation_key()));
             o
         };
         let old_pods: i64 = old.iter().map(|i| spec_replicas(&st.rss[*i])).sum();
@@ -454,7 +524,7 @@ impl DeploymentController {
                 st.replicas,
                 st.unavailable.min(st.replicas),
                 spec_replicas(&st.rss[n]),
-                rs_status(&st.rss[n], "availableReplicas"),
+                st.rss[n].available(),
             );
             if max_down > 0 {
                 let mut cleaned = 0;
@@ -463,7 +533,7 @@ impl DeploymentController {
                         break;
                     }
                     let spec = spec_replicas(&st.rss[i]);
-                    let avail = rs_status(&st.rss[i], "availableReplicas");
+                    let avail = st.rss[i].available();
                     if spec == 0 || avail >= spec {
                         continue;
                     }
@@ -472,7 +542,7 @@ impl DeploymentController {
                     cleaned += down;
                 }
                 let min_available = st.replicas - st.unavailable.min(st.replicas);
-                let available = sum(&st.rss, |rs| rs_status(rs, "availableReplicas"));
+                let available = sum(&st.rss, Rs::available);
                 let mut scaled = 0;
                 if available > min_available {
                     let total = available - min_available;
@@ -513,12 +583,16 @@ impl DeploymentController {
         let old_uids: Vec<String> = self
             .old_indices(st)
             .iter()
-            .map(|i| meta::uid(&st.rss[*i]).to_owned())
+            .map(|i| st.rss[*i].uid.clone())
             .collect();
-        let (pods, _) = store.list_arc(&ResKey::pods(), Some(meta::namespace(&st.d)));
+        let ns = Meta::of(&st.d.json).namespace.to_owned();
+        let (pods, _) = store.list_arc(&ResKey::pods(), Some(&ns));
         let old_running = pods.iter().any(|p| {
-            meta::controller_uid(p).is_some_and(|u| old_uids.iter().any(|o| o == u))
-                && (pod_active(p) || meta::is_terminating(p))
+            let p: Pod = view_of(p);
+            p.metadata
+                .controller_uid()
+                .is_some_and(|u| old_uids.iter().any(|o| o == u))
+                && (pod_active(&p) || p.metadata.is_terminating())
         });
         if old_running {
             return self.sync_status(store, st);
@@ -539,28 +613,27 @@ impl DeploymentController {
 
     /// Deletes old, empty ReplicaSets beyond `revisionHistoryLimit`.
     fn cleanup(&self, store: &Store, st: &State) -> Res<()> {
-        let limit = int(&st.d, "/spec/revisionHistoryLimit")
-            .unwrap_or(10)
-            .max(0);
-        let mut old: Vec<&Value> = self
+        let limit = st.d.spec.revision_history_limit.unwrap_or(10).max(0);
+        let mut old: Vec<&Rs> = self
             .old_indices(st)
             .into_iter()
             .map(|i| &st.rss[i])
-            .filter(|rs| !meta::is_terminating(rs))
+            .filter(|rs| !rs.terminating)
             .collect();
         let diff = old.len() as i64 - limit;
         if diff <= 0 {
             return Ok(());
         }
-        old.sort_by_key(|rs| revision(rs));
+        old.sort_by_key(|rs| rs.revision());
         for rs in old.into_iter().take(diff as usize) {
-            if spec_replicas(rs) != 0 || rs_status(rs, "replicas") != 0 {
+            if spec_replicas(rs) != 0 || rs.status.replicas != 0 {
                 continue;
             }
+            let ns = Meta::of(&rs.json).namespace.to_owned();
             match store.delete(
                 &ResKey::replicasets(),
-                meta::namespace(rs),
-                meta::name(rs),
+                &ns,
+                &rs.name,
                 &DeleteOpts::default(),
             ) {
                 Ok(_) | Err(StoreError::NotFound { .. }) => {}
@@ -575,9 +648,11 @@ impl Reconciler for DeploymentController {
     fn reconcile(&mut self, store: &Store) {
         let (deployments, _) = store.list_arc(&ResKey::deployments(), None);
         let (rss, _) = store.list_arc(&ResKey::replicasets(), None);
-        for d in deployments {
+        let rss: Vec<Viewed<ReplicaSet>> = rss.iter().map(|rs| Viewed::of(rs)).collect();
+        for d in &deployments {
+            let d: Viewed<Deployment> = Viewed::of(d);
             if let Err(e) = self.sync(store, &d, &rss) {
-                tracing::debug!("deployment {} not synced yet: {e}", meta::name(&d));
+                tracing::debug!("deployment {} not synced yet: {e}", d.metadata.name);
             }
         }
     }

@@ -3,91 +3,82 @@
 
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use k8s_openapi::api::apps::v1::{DeploymentCondition, DeploymentStatus};
 
-use super::{DeploymentController, Res, State, rs_status, sum};
-use crate::sandbox::controllers::util::{int, spec_replicas, str_at};
-use crate::sandbox::store::{ResKey, Store, meta};
+use super::{DeploymentController, Res, Rs, State, spec_replicas, sum};
+use crate::sandbox::objects::{nonzero, with_status};
+use crate::sandbox::store::meta;
+use crate::sandbox::store::{ResKey, Store};
 
-pub(super) fn condition<'a>(status: &'a Value, kind: &str) -> Option<&'a Value> {
+pub(super) fn condition<'a>(
+    status: &'a DeploymentStatus,
+    kind: &str,
+) -> Option<&'a DeploymentCondition> {
     status
-        .get("conditions")?
-        .as_array()?
+        .conditions
         .iter()
-        .find(|c| str_at(c, "/type") == kind)
+        .flatten()
+        .find(|c| c.type_.as_deref() == Some(kind))
 }
 
-pub(super) fn new_condition(kind: &str, status: &str, reason: &str, message: &str) -> Value {
-    let now = meta::now_rfc3339();
-    json!({"type": kind, "status": status, "lastUpdateTime": now,
-           "lastTransitionTime": now, "reason": reason, "message": message})
+pub(super) fn new_condition(
+    kind: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+) -> DeploymentCondition {
+    let now = meta::now_time();
+    DeploymentCondition {
+        type_: Some(kind.to_owned()),
+        status: Some(status.to_owned()),
+        last_update_time: Some(now.clone()),
+        last_transition_time: Some(now),
+        reason: Some(reason.to_owned()),
+        message: Some(message.to_owned()),
+    }
 }
 
 /// `SetDeploymentCondition`: no-op when status and reason are unchanged; keeps the
 /// transition time while the status is unchanged; the changed condition moves last.
-pub(super) fn set_condition(status: &mut Value, mut cond: Value) {
-    let kind = str_at(&cond, "/type").to_owned();
+pub(super) fn set_condition(status: &mut DeploymentStatus, mut cond: DeploymentCondition) {
+    let kind = cond.type_.clone().unwrap_or_default();
     if let Some(cur) = condition(status, &kind) {
-        if cur.get("status") == cond.get("status") && cur.get("reason") == cond.get("reason") {
+        if cur.status == cond.status && cur.reason == cond.reason {
             return;
         }
-        if cur.get("status") == cond.get("status") {
-            cond["lastTransitionTime"] = cur["lastTransitionTime"].clone();
+        if cur.status == cond.status {
+            cond.last_transition_time = cur.last_transition_time.clone();
         }
     }
-    if !status.is_object() {
-        *status = json!({});
-    }
-    let Some(m) = status.as_object_mut() else {
-        return;
-    };
-    let list = m.entry("conditions").or_insert_with(|| json!([]));
-    if !list.is_array() {
-        *list = json!([]);
-    }
-    if let Value::Array(a) = list {
-        a.retain(|c| str_at(c, "/type") != kind);
-        a.push(cond);
-    }
+    let list = status.conditions.get_or_insert_with(Vec::new);
+    list.retain(|c| c.type_ != cond.type_);
+    list.push(cond);
+}
+
+/// A count of a status, 0 when unset.
+fn count(n: Option<i32>) -> i64 {
+    n.map_or(0, i64::from)
 }
 
 impl DeploymentController {
-    pub(super) fn calculate_status(&self, st: &State) -> Value {
-        let available = sum(&st.rss, |rs| rs_status(rs, "availableReplicas"));
+    pub(super) fn calculate_status(&self, st: &State) -> DeploymentStatus {
+        let available = sum(&st.rss, Rs::available);
         let unavailable = (sum(&st.rss, spec_replicas) - available).max(0);
-        let mut status = Map::new();
-        let mut put = |k: &str, v: i64| {
-            if v != 0 {
-                status.insert(k.into(), json!(v));
-            }
+        let mut status = DeploymentStatus {
+            observed_generation: st.d.generation.filter(|g| *g != 0),
+            replicas: nonzero(sum(&st.rss, |rs| i64::from(rs.status.replicas))),
+            updated_replicas: nonzero(st.new.map_or(0, |n| st.rss[n].status.replicas)),
+            ready_replicas: nonzero(sum(&st.rss, |rs| count(rs.status.ready_replicas))),
+            available_replicas: nonzero(available),
+            unavailable_replicas: nonzero(unavailable),
+            // Unlike the other counts, present even when zero (kube-controller-manager 1.37).
+            terminating_replicas: Some(
+                i32::try_from(sum(&st.rss, |rs| count(rs.status.terminating_replicas)))
+                    .unwrap_or(i32::MAX),
+            ),
+            conditions: st.d.status.conditions.clone(),
+            collision_count: st.d.status.collision_count,
         };
-        put(
-            "observedGeneration",
-            int(&st.d, "/metadata/generation").unwrap_or(0),
-        );
-        put("replicas", sum(&st.rss, |rs| rs_status(rs, "replicas")));
-        put(
-            "updatedReplicas",
-            st.new.map_or(0, |n| rs_status(&st.rss[n], "replicas")),
-        );
-        put(
-            "readyReplicas",
-            sum(&st.rss, |rs| rs_status(rs, "readyReplicas")),
-        );
-        put("availableReplicas", available);
-        put("unavailableReplicas", unavailable);
-        // Unlike the other counts, present even when zero (kube-controller-manager 1.37).
-        status.insert(
-            "terminatingReplicas".into(),
-            json!(sum(&st.rss, |rs| rs_status(rs, "terminatingReplicas"))),
-        );
-        if let Some(c) = st.d.pointer("/status/conditions") {
-            status.insert("conditions".into(), c.clone());
-        }
-        if let Some(c) = st.d.pointer("/status/collisionCount") {
-            status.insert("collisionCount".into(), c.clone());
-        }
-        let mut status = Value::Object(status);
         let max_unavailable = if st.rolling && st.replicas > 0 {
             st.unavailable.min(st.replicas)
         } else {
@@ -112,35 +103,33 @@ impl DeploymentController {
         status
     }
 
-    pub(super) fn complete(&self, st: &State, status: &Value) -> bool {
-        let g = |k: &str| int(status, &format!("/{k}")).unwrap_or(0);
-        g("updatedReplicas") == st.replicas
-            && g("replicas") == st.replicas
-            && g("availableReplicas") == st.replicas
-            && g("observedGeneration") >= int(&st.d, "/metadata/generation").unwrap_or(0)
+    pub(super) fn complete(&self, st: &State, status: &DeploymentStatus) -> bool {
+        count(status.updated_replicas) == st.replicas
+            && count(status.replicas) == st.replicas
+            && count(status.available_replicas) == st.replicas
+            && status.observed_generation.unwrap_or(0) >= st.d.generation.unwrap_or(0)
     }
 
     /// `syncRolloutStatus`: status counts plus the Progressing condition.
     pub(super) fn sync_status(&self, store: &Store, st: &mut State) -> Res<()> {
         let mut status = self.calculate_status(st);
-        let old = st.d.get("status").cloned().unwrap_or(json!({}));
+        let old = st.d.status.clone();
         let cur = condition(&old, "Progressing").cloned();
-        let g = |s: &Value, k: &str| int(s, &format!("/{k}")).unwrap_or(0);
-        let is_complete = g(&status, "replicas") == g(&status, "updatedReplicas")
+        let is_complete = status.replicas == status.updated_replicas
             && cur
                 .as_ref()
-                .is_some_and(|c| str_at(c, "/reason") == "NewReplicaSetAvailable");
-        let deadline = int(&st.d, "/spec/progressDeadlineSeconds").unwrap_or(600);
-        let new_name = st.new.map(|n| meta::name(&st.rss[n]).to_owned());
+                .is_some_and(|c| c.reason.as_deref() == Some("NewReplicaSetAvailable"));
+        let deadline = st.d.spec.progress_deadline_seconds.unwrap_or(600);
+        let new_name = st.new.map(|n| st.rss[n].name.clone());
         if deadline < i64::from(i32::MAX)
             && !is_complete
             && let Some(new_name) = new_name
         {
-            let progressing = g(&status, "updatedReplicas") > g(&old, "updatedReplicas")
-                || (g(&status, "replicas") - g(&status, "updatedReplicas"))
-                    < (g(&old, "replicas") - g(&old, "updatedReplicas"))
-                || g(&status, "readyReplicas") > g(&old, "readyReplicas")
-                || g(&status, "availableReplicas") > g(&old, "availableReplicas");
+            let progressing = count(status.updated_replicas) > count(old.updated_replicas)
+                || (count(status.replicas) - count(status.updated_replicas))
+                    < (count(old.replicas) - count(old.updated_replicas))
+                || count(status.ready_replicas) > count(old.ready_replicas)
+                || count(status.available_replicas) > count(old.available_replicas);
             if self.complete(st, &status) {
                 let msg = format!("ReplicaSet \"{new_name}\" has successfully progressed.");
                 set_condition(
@@ -151,12 +140,12 @@ impl DeploymentController {
                 let msg = format!("ReplicaSet \"{new_name}\" is progressing.");
                 let mut c = new_condition("Progressing", "True", "ReplicaSetUpdated", &msg);
                 if let Some(cur) = &cur
-                    && str_at(cur, "/status") == "True"
+                    && cur.status.as_deref() == Some("True")
                 {
-                    c["lastTransitionTime"] = cur["lastTransitionTime"].clone();
+                    c.last_transition_time = cur.last_transition_time.clone();
                 }
-                if let Some(Value::Array(a)) = status.get_mut("conditions") {
-                    a.retain(|c| str_at(c, "/type") != "Progressing");
+                if let Some(list) = status.conditions.as_mut() {
+                    list.retain(|c| c.type_.as_deref() != Some("Progressing"));
                 }
                 set_condition(&mut status, c);
             } else if self.timed_out(&status, deadline) {
@@ -168,23 +157,22 @@ impl DeploymentController {
             }
         }
         if status != old {
-            let mut d = st.d.clone();
-            d["status"] = status;
-            st.d = store.update(&ResKey::deployments(), d)?;
+            let d = with_status(&st.d.json, &status);
+            st.d = super::Read::new(store.update(&ResKey::deployments(), d)?);
         }
         Ok(())
     }
 
-    pub(super) fn timed_out(&self, status: &Value, deadline: i64) -> bool {
+    pub(super) fn timed_out(&self, status: &DeploymentStatus, deadline: i64) -> bool {
         let Some(c) = condition(status, "Progressing") else {
             return false;
         };
-        match str_at(c, "/reason") {
-            "NewReplicaSetAvailable" => false,
-            "ProgressDeadlineExceeded" => true,
-            _ => meta::parse_time(str_at(c, "/lastUpdateTime")).is_some_and(|from| {
+        match c.reason.as_deref() {
+            Some("NewReplicaSetAvailable") => false,
+            Some("ProgressDeadlineExceeded") => true,
+            _ => c.last_update_time.as_ref().is_some_and(|from| {
                 let wait = self.sim.scaled(Duration::from_secs(deadline.max(0) as u64));
-                let elapsed = jiff::Timestamp::now().as_millisecond() - from.as_millisecond();
+                let elapsed = jiff::Timestamp::now().as_millisecond() - from.0.as_millisecond();
                 elapsed > wait.as_millis() as i64
             }),
         }
