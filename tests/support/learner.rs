@@ -192,9 +192,14 @@ pub fn assert_every_step_passed(events: &[Value], steps: usize, code: Option<i32
         .iter()
         .filter_map(|n| n.strip_prefix("step_passed "))
         .collect();
+    let failures: Vec<String> = events
+        .iter()
+        .filter(|e| e["event"] == "step_failed" || e["event"] == "goal_lost")
+        .map(Value::to_string)
+        .collect();
     assert_eq!(
         started, passed,
-        "every step passes, in order: {names:?}\n{stderr}"
+        "every step passes, in order: {names:?}\nwhy not: {failures:#?}\n{stderr}"
     );
     assert_eq!(started.len(), steps, "{names:?}");
     assert_eq!(names.last().map(String::as_str), Some("lesson_passed"));

@@ -111,6 +111,14 @@ impl Bed {
             .status();
     }
 
+    /// The last `lines` lines of one component's log (`testbed-node`, `kwok`, ...).
+    pub fn log_tail(&self, name: &str, lines: usize) -> String {
+        let path = self.dir.path().join("bed/logs").join(format!("{name}.log"));
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
     /// A folder for one test's files.
     pub fn scratch(&self, name: &str) -> PathBuf {
         let path = self.dir.path().join("tests").join(name);

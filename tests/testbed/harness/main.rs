@@ -115,7 +115,23 @@ fn inside(args: &Arguments, tests: Vec<Test>) -> ExitCode {
         .into_iter()
         .map(|t| {
             let run = t.run;
-            Trial::test(t.name, move || run(shared))
+            Trial::test(t.name, move || {
+                let outcome = std::panic::catch_unwind(|| run(shared));
+                if !matches!(outcome, Ok(Ok(()))) {
+                    // What the fake nodes saw is what a failure's message cannot say.
+                    for log in ["testbed-node", "kwok"] {
+                        eprintln!(
+                            "--- {} ({log}.log, last lines) ---\n{}",
+                            t.name,
+                            shared.log_tail(log, 40)
+                        );
+                    }
+                }
+                match outcome {
+                    Ok(result) => result,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            })
         })
         .collect();
     let conclusion = libtest_mimic::run(args, trials);
