@@ -50,7 +50,6 @@ func serve(kubeconfig, pkiDir string, lessons []string) error {
 	defer stop()
 
 	var mu sync.Mutex
-	listening := map[string]*listener{} // "ip:port" -> listener
 	wanted := func(pod *corev1.Pod) map[string]podHTTP {
 		out := map[string]podHTTP{}
 		if pod.DeletionTimestamp != nil || pod.Status.Phase != corev1.PodRunning || pod.Status.PodIP == "" {
@@ -67,7 +66,44 @@ func serve(kubeconfig, pkiDir string, lessons []string) error {
 		}
 		return out
 	}
-	owned := map[string]map[string]bool{} // pod key -> addresses it listens on
+	// Every running pod claims its addresses; the newest claim of an address answers on it.
+	// Two live pods can claim one address: KWOK hands a deleted pod's IP out again as soon as it
+	// sees the deletion, which may be before this informer does, and a template rendered
+	// twice may move a pod to a second IP. When the newest claimant goes, the one before it
+	// answers again, so no running pod is left without its app.
+	claims := map[string]map[string]claim{} // "ip:port" -> pod key -> claim
+	listening := map[string]*listener{}     // "ip:port" -> listener
+	var seq uint64
+	reconcile := func(addr string) {
+		var newest string
+		var best claim
+		for key, c := range claims[addr] {
+			if newest == "" || c.seq > best.seq {
+				newest, best = key, c
+			}
+		}
+		l := listening[addr]
+		if l != nil && l.owner == newest {
+			return
+		}
+		if l != nil {
+			_ = l.server.Close()
+			delete(listening, addr)
+		}
+		if newest == "" {
+			return
+		}
+		if len(claims[addr]) > 1 {
+			log.Printf("%s is claimed by %d running pods; %s answers", addr, len(claims[addr]), newest)
+		}
+		l, err := listen(addr, best.target)
+		if err != nil {
+			log.Printf("pod %s: cannot listen on %s: %v", newest, addr, err)
+			return
+		}
+		l.owner = newest
+		listening[addr] = l
+	}
 	update := func(key string, pod *corev1.Pod) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -75,37 +111,33 @@ func serve(kubeconfig, pkiDir string, lessons []string) error {
 		if pod != nil {
 			want = wanted(pod)
 		}
-		for addr := range owned[key] {
+		touched := map[string]bool{}
+		for addr, byPod := range claims {
 			if _, keep := want[addr]; !keep {
-				if l := listening[addr]; l != nil {
-					_ = l.server.Close()
-					delete(listening, addr)
+				if _, had := byPod[key]; had {
+					delete(byPod, key)
+					touched[addr] = true
 				}
-				delete(owned[key], addr)
 			}
 		}
 		for addr, target := range want {
-			if l := listening[addr]; l != nil {
-				if l.owner == key {
-					continue
-				}
-				// The address went to a new pod (KWOK reuses the IPs of deleted pods) before
-				// the old one's end was seen: the new pod's app answers from now on.
-				_ = l.server.Close()
-				delete(owned[l.owner], addr)
-				delete(listening, addr)
+			if claims[addr] == nil {
+				claims[addr] = map[string]claim{}
 			}
-			l, err := listen(addr, target)
-			if err != nil {
-				log.Printf("pod %s: cannot listen on %s: %v", key, addr, err)
-				continue
+			c, had := claims[addr][key]
+			if !had {
+				seq++
+				c.seq = seq
+				touched[addr] = true
 			}
-			l.owner = key
-			listening[addr] = l
-			if owned[key] == nil {
-				owned[key] = map[string]bool{}
+			c.target = target
+			claims[addr][key] = c
+		}
+		for addr := range touched {
+			reconcile(addr)
+			if len(claims[addr]) == 0 {
+				delete(claims, addr)
 			}
-			owned[key][addr] = true
 		}
 	}
 
@@ -146,6 +178,12 @@ func serve(kubeconfig, pkiDir string, lessons []string) error {
 	factory.Start(ctx.Done())
 	<-ctx.Done()
 	return nil
+}
+
+// claim is a running pod's wish to answer on an address, numbered in the order claims came.
+type claim struct {
+	seq    uint64
+	target podHTTP
 }
 
 // podHTTP is an app answering for one pod.
