@@ -21,7 +21,6 @@ use crate::sandbox::objects::{
 use crate::sandbox::store::meta::{self, Meta};
 use crate::sandbox::store::{DeleteOpts, ResKey, Store};
 use lifecycle::{Context, Event, Images, NodeState, PodRuntime};
-pub use lifecycle::{image_digest, qualified_image};
 
 impl Images for Catalogue {
     fn is_pullable(&self, image: &str) -> bool {

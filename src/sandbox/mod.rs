@@ -1,18 +1,18 @@
 //! The embedded sandbox: a simulated Kubernetes API server, controllers and kubelet.
 
-pub mod api;
 pub mod apps;
 pub mod controllers;
-pub mod hash;
-pub mod kubeconfig;
-pub mod kubelet;
-pub mod metrics;
-pub mod nodeports;
-pub mod objects;
+pub(crate) mod hash;
+pub(crate) mod http;
+pub(crate) mod kubeconfig;
+pub(crate) mod kubelet;
+pub(crate) mod metrics;
+pub(crate) mod nodeports;
+pub(crate) mod objects;
 pub mod persist;
-pub mod server;
+pub(crate) mod print;
+pub(crate) mod registry;
 pub mod store;
-pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,8 +22,8 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use api::{ApiState, Apps, ExecOutput};
 pub use apps::AppSpec;
+use http::{ApiState, Apps, ExecOutput};
 use metrics::Metrics;
 use objects::Pod;
 use store::Store;
@@ -74,7 +74,7 @@ pub enum SandboxError {
     },
     /// Certificates could not be made.
     #[error("failed to set up the sandbox's TLS")]
-    Tls(#[from] tls::TlsError),
+    Tls(#[from] http::tls::TlsError),
     /// The kubeconfig could not be written.
     #[error("failed to write the sandbox kubeconfig")]
     Kubeconfig(#[from] kubeconfig::KubeconfigError),
@@ -119,7 +119,7 @@ impl Sandbox {
                 addr: config.listen,
                 source,
             })?;
-        let material = tls::generate()?;
+        let material = http::tls::generate()?;
         let store = Arc::new(Store::new());
         if let Some(path) = &config.state {
             match persist::load(&store, path) {
@@ -155,7 +155,7 @@ impl Sandbox {
             catalogue: apps.clone(),
             shutdown: shutdown.clone(),
         });
-        let mut tasks = vec![server::spawn(
+        let mut tasks = vec![http::server::spawn(
             listener,
             material.server_config.clone(),
             state,

@@ -14,9 +14,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::api::Apps;
-use super::api::subresources::ready_pod_names;
+use super::http::Apps;
 use super::objects::{Service, view_of};
+use super::registry::subresources::ready_pod_names;
 use super::store::{ResKey, Store};
 
 type Wanted = BTreeMap<u16, (String, String)>;

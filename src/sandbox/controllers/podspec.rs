@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::sandbox::api::defaults;
 use crate::sandbox::objects::{view, view_of};
+use crate::sandbox::registry::defaults;
 use crate::sandbox::store::meta;
 
 /// Where the service account token volume is mounted.

@@ -14,15 +14,15 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
-use super::status::ApiError;
-use super::{ApiResult, ExecOutput};
+use crate::sandbox::http::{ApiResult, ExecOutput};
+use crate::sandbox::registry::status::ApiError;
 
 const PROTOCOLS: &[&str] = &["v5.channel.k8s.io", "v4.channel.k8s.io"];
 /// The largest message a client may send (stdin is typed keystrokes).
 const MAX_MESSAGE: usize = 1 << 20;
 
 /// What runs once the WebSocket is up.
-pub enum Session {
+pub enum ExecSession {
     /// A command already run: send its output and status.
     Once(ExecOutput),
     /// An interactive shell reading lines from stdin.
@@ -111,7 +111,7 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Channels<S> {
 }
 
 /// Upgrades the request to a WebSocket and streams `output` on the k8s channels.
-pub fn upgrade(mut req: Request<Body>, session: Session) -> ApiResult {
+pub fn upgrade(mut req: Request<Body>, session: ExecSession) -> ApiResult {
     let headers = req.headers();
     let is_websocket = headers
         .get(header::UPGRADE)
@@ -149,10 +149,10 @@ pub fn upgrade(mut req: Request<Body>, session: Session) -> ApiResult {
                 .await;
         let mut channels = Channels { ws };
         let ended = match session {
-            Session::Once(output) => stream(&mut channels, &output)
+            ExecSession::Once(output) => stream(&mut channels, &output)
                 .await
                 .map(|()| output.exit_code),
-            Session::Shell(shell) => super::shell::run(&mut channels, shell).await,
+            ExecSession::Shell(shell) => super::shell::run(&mut channels, shell).await,
         };
         if let Ok(code) = ended {
             let _ = channels.finish(code).await;

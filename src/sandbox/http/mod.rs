@@ -1,25 +1,12 @@
-//! The HTTP API: routing, authentication, bodies and responses. Handlers live in submodules.
+//! The sandbox's HTTP transport: routing, authentication, bodies and responses, the exec
+//! WebSocket, protobuf decoding, the listener and its TLS. The API server's rules live in `registry`, kubectl's
+//! printing in `print`.
 
-pub mod admission;
-pub mod columns;
-pub mod defaults;
-pub mod delete;
-pub mod discovery;
 pub mod exec;
-pub mod handlers;
-pub mod list;
-pub mod openapi;
-pub mod patch;
-pub mod printers;
 pub mod protobuf;
-pub mod query;
-pub mod resources;
+pub mod server;
 pub mod shell;
-pub mod status;
-pub mod strict;
-pub mod subresources;
-pub mod table;
-pub mod watch;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -33,8 +20,9 @@ use crate::sandbox::metrics::Metrics;
 use crate::sandbox::objects::{Pod, to_json};
 use crate::sandbox::store::Store;
 
-use resources::ResourceInfo;
-use status::ApiError;
+use crate::sandbox::registry::resources::{self, ResourceInfo};
+use crate::sandbox::registry::status::ApiError;
+use crate::sandbox::registry::{discovery, handlers, openapi};
 
 /// The largest request body accepted, like the real server's 3 MiB limit.
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -80,7 +68,7 @@ pub struct ExecOutput {
 
 /// A resource request after path parsing.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub struct ResourcePath {
     /// The resource type.
     pub info: &'static ResourceInfo,
     /// Namespace from the path (None for cluster scope or all namespaces).
@@ -93,7 +81,7 @@ pub struct Target {
     pub rest: String,
 }
 
-impl Target {
+impl ResourcePath {
     /// The store key.
     pub fn key(&self) -> crate::sandbox::store::ResKey {
         resources::key(self.info)
@@ -346,7 +334,7 @@ fn split_api_path(path: &str) -> Option<(String, String, Vec<String>)> {
     }
 }
 
-fn resolve(group: &str, version: &str, segments: &[String]) -> Result<Target, ApiError> {
+fn resolve(group: &str, version: &str, segments: &[String]) -> Result<ResourcePath, ApiError> {
     // A trailing slash leaves an empty last segment; only proxy paths keep it.
     let mut segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     let namespaced_form = segs.len() >= 3
@@ -385,7 +373,7 @@ fn resolve(group: &str, version: &str, segments: &[String]) -> Result<Target, Ap
     {
         return Err(ApiError::no_route());
     }
-    Ok(Target {
+    Ok(ResourcePath {
         info,
         namespace,
         name,
@@ -398,7 +386,7 @@ fn resolve(group: &str, version: &str, segments: &[String]) -> Result<Target, Ap
 mod tests {
     use super::*;
 
-    fn target(path: &str) -> Result<Target, ApiError> {
+    fn target(path: &str) -> Result<ResourcePath, ApiError> {
         let (g, v, segs) = split_api_path(path).ok_or_else(ApiError::no_route)?;
         resolve(&g, &v, &segs)
     }

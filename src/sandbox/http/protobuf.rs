@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::status::ApiError;
+use crate::sandbox::registry::status::ApiError;
 
 /// The Content-Type of protobuf bodies.
 pub const CONTENT_TYPE: &str = "application/vnd.kubernetes.protobuf";

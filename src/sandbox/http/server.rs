@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-use super::api::{self, ApiState};
+use super::ApiState;
 
 /// Serves the API on `listener` until `state.shutdown` is cancelled.
 pub fn spawn(
@@ -44,7 +44,7 @@ pub fn spawn(
                 let shutdown = state.shutdown.clone();
                 let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
                     let state = state.clone();
-                    async move { Ok::<_, Infallible>(api::handle(state, req.map(Body::new)).await) }
+                    async move { Ok::<_, Infallible>(super::handle(state, req.map(Body::new)).await) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(tls), service)

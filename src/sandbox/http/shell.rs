@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::ExecOutput;
 use super::exec::{Channels, Input};
+use crate::sandbox::http::ExecOutput;
 
 /// Runs one command line (already split into words).
 pub type Runner = Arc<dyn Fn(&[String]) -> ExecOutput + Send + Sync>;

@@ -6,9 +6,9 @@ use std::sync::LazyLock;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::handlers::Typed;
 use super::printers;
-use super::resources::ResourceInfo;
+use crate::sandbox::registry::handlers::Typed;
+use crate::sandbox::registry::resources::ResourceInfo;
 use crate::sandbox::store::meta::Meta;
 
 /// What each row carries besides its cells (`includeObject`).
@@ -267,7 +267,7 @@ mod tests {
 
     #[test]
     fn rows_carry_what_include_object_asks_for() {
-        let info = super::super::resources::find("", "v1", "pods").expect("pods");
+        let info = crate::sandbox::registry::resources::find("", "v1", "pods").expect("pods");
         let pod = std::sync::Arc::new(json!({
             "metadata": {"name": "p", "namespace": "default", "resourceVersion": "7"},
             "spec": {"nodeName": "n", "containers": []},

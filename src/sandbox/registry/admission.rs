@@ -13,10 +13,10 @@ use crate::k8s::selector::LabelSelector;
 use crate::sandbox::objects::{Namespace, merged, view, view_of, with_status};
 use crate::sandbox::store::ResKey;
 
-use super::ApiState;
 use super::defaults;
 use super::resources::ResourceInfo;
 use super::status::ApiError;
+use crate::sandbox::http::ApiState;
 
 /// The node port range, like the default `--service-node-port-range`.
 pub const NODE_PORTS: std::ops::RangeInclusive<i64> = 30000..=32767;
@@ -554,7 +554,7 @@ fn validate_service(spec: &SpecInput, causes: &mut Causes) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::api::resources;
+    use crate::sandbox::registry::resources;
 
     fn info(resource: &str, group: &str) -> &'static ResourceInfo {
         resources::find(group, "v1", resource).expect("known resource")
@@ -563,7 +563,7 @@ mod tests {
     /// Containers that do nothing.
     struct NoApps;
 
-    impl crate::sandbox::api::Apps for NoApps {
+    impl crate::sandbox::http::Apps for NoApps {
         fn http(&self, _: &crate::sandbox::objects::Pod, _: &str) -> Option<(u16, String)> {
             None
         }
@@ -575,8 +575,8 @@ mod tests {
             _: &crate::sandbox::objects::Pod,
             _: &str,
             _: &[String],
-        ) -> crate::sandbox::api::ExecOutput {
-            crate::sandbox::api::ExecOutput::default()
+        ) -> crate::sandbox::http::ExecOutput {
+            crate::sandbox::http::ExecOutput::default()
         }
         fn prompt(&self, _: &crate::sandbox::objects::Pod, _: &str) -> String {
             String::new()

@@ -13,7 +13,7 @@ use super::handlers::{current, store_error, with_type};
 use super::list::{name_of, select};
 use super::query::Query;
 use super::status::ApiError;
-use super::{ApiResult, ApiState, Target, json_response, read_body};
+use crate::sandbox::http::{ApiResult, ApiState, ResourcePath, json_response, read_body};
 
 view! {
     /// A DeleteOptions body, read leniently (the query may say the same).
@@ -85,7 +85,7 @@ fn delete_options(body: &[u8], query: &Query) -> Result<(DeleteOpts, bool), ApiE
     ))
 }
 
-fn deleted_reply(target: &Target, obj: Value, pretty: bool) -> axum::response::Response {
+fn deleted_reply(target: &ResourcePath, obj: Value, pretty: bool) -> axum::response::Response {
     let meta = Meta::of(&obj);
     if meta.is_terminating() {
         return json_response(StatusCode::OK, &with_type(target, obj), pretty);
@@ -106,7 +106,7 @@ fn deleted_reply(target: &Target, obj: Value, pretty: bool) -> axum::response::R
 pub async fn delete(
     state: &ApiState,
     req: Request<Body>,
-    target: &Target,
+    target: &ResourcePath,
     query: &Query,
     pretty: bool,
 ) -> ApiResult {
@@ -130,7 +130,7 @@ pub async fn delete(
 /// `DELETE` on a collection.
 pub fn delete_collection(
     state: &ApiState,
-    target: &Target,
+    target: &ResourcePath,
     query: &Query,
     pretty: bool,
 ) -> ApiResult {

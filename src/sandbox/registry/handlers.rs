@@ -17,17 +17,17 @@ use super::query::Query;
 use super::resources::ResourceInfo;
 use super::status::ApiError;
 use super::strict;
-use super::table::{self, IncludeObject};
-use super::{
-    ApiResult, ApiState, RequestLabel, Target, admission, header_or, json_response, protobuf,
-    read_body, subresources, watch,
+use super::{admission, subresources, watch};
+use crate::sandbox::http::{
+    ApiResult, ApiState, RequestLabel, ResourcePath, header_or, json_response, protobuf, read_body,
 };
+use crate::sandbox::print::table::{self, IncludeObject};
 
 /// Routes a resource request to its handler.
 pub async fn dispatch(
     state: &Arc<ApiState>,
     req: Request<Body>,
-    target: Target,
+    target: ResourcePath,
     label: &mut RequestLabel,
     pretty: bool,
 ) -> ApiResult {
@@ -164,7 +164,7 @@ pub struct Typed<'a> {
 
 impl<'a> Typed<'a> {
     /// `object` served as a `target.info` resource.
-    pub fn new(target: &Target, object: &'a Value) -> Self {
+    pub fn new(target: &ResourcePath, object: &'a Value) -> Self {
         Typed {
             info: target.info,
             object,
@@ -191,7 +191,7 @@ impl serde::Serialize for Typed<'_> {
 }
 
 /// Sets `apiVersion` and `kind` (lists and the store may omit them).
-pub fn with_type(target: &Target, mut obj: Value) -> Value {
+pub fn with_type(target: &ResourcePath, mut obj: Value) -> Value {
     if let Some(m) = obj.as_object_mut() {
         m.insert("apiVersion".to_owned(), json!(target.info.api_version()));
         m.insert("kind".to_owned(), json!(target.info.kind));
@@ -200,7 +200,7 @@ pub fn with_type(target: &Target, mut obj: Value) -> Value {
 }
 
 /// The stored object the request names, 404 when absent.
-pub fn current(state: &ApiState, target: &Target) -> Result<Value, ApiError> {
+pub fn current(state: &ApiState, target: &ResourcePath) -> Result<Value, ApiError> {
     let name = target.name.as_deref().unwrap_or_default();
     state
         .store
@@ -209,7 +209,13 @@ pub fn current(state: &ApiState, target: &Target) -> Result<Value, ApiError> {
         .ok_or_else(|| ApiError::not_found(target.info.group, target.info.resource, name))
 }
 
-fn get(state: &ApiState, target: &Target, query: &Query, accept: &str, pretty: bool) -> ApiResult {
+fn get(
+    state: &ApiState,
+    target: &ResourcePath,
+    query: &Query,
+    accept: &str,
+    pretty: bool,
+) -> ApiResult {
     let obj = current(state, target)?;
     if table::wants_table(accept) {
         let include = IncludeObject::parse(query.get("includeObject"));
@@ -261,7 +267,7 @@ pub fn decode_object(content_type: &str, body: &[u8]) -> Result<Value, ApiError>
 }
 
 /// Checks `apiVersion`/`kind` against the endpoint, filling them when absent.
-fn check_type(target: &Target, obj: &mut Value) -> Result<(), ApiError> {
+fn check_type(target: &ResourcePath, obj: &mut Value) -> Result<(), ApiError> {
     let want_version = target.info.api_version();
     let head: Any = view_of(obj);
     for (given, want) in [
@@ -282,7 +288,7 @@ fn check_type(target: &Target, obj: &mut Value) -> Result<(), ApiError> {
 }
 
 /// Sets or checks the object's namespace against the path's, and that it exists.
-fn place(state: &ApiState, target: &Target, obj: &mut Value) -> Result<(), ApiError> {
+fn place(state: &ApiState, target: &ResourcePath, obj: &mut Value) -> Result<(), ApiError> {
     if !target.info.namespaced {
         meta::metadata_mut(obj).remove("namespace");
         return Ok(());
@@ -312,7 +318,7 @@ fn place(state: &ApiState, target: &Target, obj: &mut Value) -> Result<(), ApiEr
 async fn create(
     state: &ApiState,
     req: Request<Body>,
-    target: &Target,
+    target: &ResourcePath,
     query: &Query,
     pretty: bool,
 ) -> ApiResult {
@@ -339,7 +345,7 @@ const SERVER_FIELDS: [&str; 6] = [
 ];
 
 /// The object to store when `new` replaces `old` through the main resource or `/status`.
-fn merge_for_write(target: &Target, old: &Value, mut new: Value) -> Value {
+fn merge_for_write(target: &ResourcePath, old: &Value, mut new: Value) -> Value {
     let status_sub = target.subresource.as_deref() == Some("status");
     if status_sub {
         let status = status_json(&new).unwrap_or_else(|| json!({}));
@@ -362,7 +368,7 @@ fn merge_for_write(target: &Target, old: &Value, mut new: Value) -> Value {
 async fn update(
     state: &ApiState,
     req: Request<Body>,
-    target: &Target,
+    target: &ResourcePath,
     query: &Query,
     pretty: bool,
 ) -> ApiResult {
@@ -409,7 +415,7 @@ async fn update(
 async fn patch(
     state: &ApiState,
     req: Request<Body>,
-    target: &Target,
+    target: &ResourcePath,
     query: &Query,
     pretty: bool,
 ) -> ApiResult {
@@ -479,7 +485,7 @@ async fn patch(
 /// `dryRun=All` stops before the store.
 fn admit_and_create(
     state: &ApiState,
-    target: &Target,
+    target: &ResourcePath,
     query: &Query,
     obj: Value,
     pretty: bool,
@@ -503,7 +509,7 @@ fn admit_and_create(
 /// Server-side apply of an absent object creates it (201).
 fn apply_create(
     state: &ApiState,
-    target: &Target,
+    target: &ResourcePath,
     query: &Query,
     mut obj: Value,
     pretty: bool,
@@ -546,7 +552,8 @@ mod tests {
 
     #[test]
     fn typed_objects_lead_with_their_kind_and_never_repeat_it() {
-        let info = super::super::resources::find("apps", "v1", "deployments").expect("deployments");
+        let info = crate::sandbox::registry::resources::find("apps", "v1", "deployments")
+            .expect("deployments");
         let stored = json!({"metadata": {"name": "web"}, "kind": "Stale", "spec": {}});
         let text = serde_json::to_string(&Typed {
             info,

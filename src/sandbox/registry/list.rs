@@ -14,8 +14,8 @@ use crate::sandbox::store::meta::Meta;
 use super::handlers::Typed;
 use super::query::Query;
 use super::status::ApiError;
-use super::table::{self, IncludeObject};
-use super::{ApiResult, ApiState, Target, json_response};
+use crate::sandbox::http::{ApiResult, ApiState, ResourcePath, json_response};
+use crate::sandbox::print::table::{self, IncludeObject};
 
 /// `(namespace, name)` of an object.
 pub fn name_of(obj: &Value) -> (&str, &str) {
@@ -27,7 +27,7 @@ pub fn name_of(obj: &Value) -> (&str, &str) {
 /// the store (a list of a thousand pods copies no pod).
 pub fn select(
     state: &ApiState,
-    target: &Target,
+    target: &ResourcePath,
     query: &Query,
 ) -> Result<(Vec<Arc<Value>>, u64), ApiError> {
     let labels = query.label_selector()?;
@@ -58,7 +58,7 @@ struct ListBody<'a> {
 /// `GET` on a collection.
 pub fn list(
     state: &ApiState,
-    target: &Target,
+    target: &ResourcePath,
     query: &Query,
     accept: &str,
     pretty: bool,

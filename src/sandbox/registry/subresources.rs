@@ -15,13 +15,15 @@ use crate::sandbox::objects::{Deployment, Pod, Scaled, merged, parse, pod_ip, to
 use crate::sandbox::store::meta::Meta;
 use crate::sandbox::store::{ResKey, StoreError};
 
+use super::admission;
 use super::handlers::{content_type, current, decode_object, store_error};
 use super::patch::{self, PatchKind};
 use super::query::Query;
 use super::status::ApiError;
-use super::{
-    ApiResult, ApiState, Target, admission, exec, json_response, printers, read_body, shell,
+use crate::sandbox::http::{
+    ApiResult, ApiState, ResourcePath, exec, json_response, read_body, shell,
 };
+use crate::sandbox::print::printers;
 
 /// The `autoscaling/v1 Scale` view of a deployment or replica set.
 pub fn to_scale(obj: &Value) -> Value {
@@ -59,7 +61,7 @@ pub fn to_scale(obj: &Value) -> Value {
 pub async fn scale(
     state: &Arc<ApiState>,
     req: Request<Body>,
-    target: &Target,
+    target: &ResourcePath,
     query: &Query,
     pretty: bool,
 ) -> ApiResult {
@@ -176,7 +178,7 @@ fn ensure_running(pod: &Pod, container: &str) -> Result<(), ApiError> {
 }
 
 /// `GET .../pods/NAME/log` (text/plain; `follow`, `tailLines`).
-pub async fn logs(state: &Arc<ApiState>, target: &Target, query: &Query) -> ApiResult {
+pub async fn logs(state: &Arc<ApiState>, target: &ResourcePath, query: &Query) -> ApiResult {
     let json = current(state, target)?;
     let pod: Pod = view_of(&json);
     let container = pick_container(&pod, query.get("container"))?;
@@ -241,7 +243,7 @@ fn plain(code: StatusCode, text: String) -> Response<Body> {
 pub async fn exec(
     state: &Arc<ApiState>,
     req: Request<Body>,
-    target: &Target,
+    target: &ResourcePath,
     query: &Query,
 ) -> ApiResult {
     let json = current(state, target)?;
@@ -261,10 +263,10 @@ pub async fn exec(
             tty: query.flag("tty"),
             run,
         };
-        return exec::upgrade(req, exec::Session::Shell(session));
+        return exec::upgrade(req, exec::ExecSession::Shell(session));
     }
     let output = state.catalogue.exec(&pod, &container, &query.commands);
-    exec::upgrade(req, exec::Session::Once(output))
+    exec::upgrade(req, exec::ExecSession::Once(output))
 }
 
 /// The pods an Endpoints object lists as ready.
@@ -287,7 +289,7 @@ fn ready_pod_for_service(state: &ApiState, namespace: &str, service: &str) -> Op
 }
 
 /// The pod and service proxies: answer with the app of a (ready) pod.
-pub async fn proxy(state: &Arc<ApiState>, req: Request<Body>, target: &Target) -> ApiResult {
+pub async fn proxy(state: &Arc<ApiState>, req: Request<Body>, target: &ResourcePath) -> ApiResult {
     let raw_name = target.name.clone().unwrap_or_default();
     // NAME, NAME:PORT or SCHEME:NAME:PORT.
     let parts: Vec<&str> = raw_name.split(':').collect();

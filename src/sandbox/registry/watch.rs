@@ -24,8 +24,8 @@ use super::handlers::Typed;
 use super::list::select;
 use super::query::Query;
 use super::status::ApiError;
-use super::table::{self, IncludeObject};
-use super::{ApiResult, ApiState, Target};
+use crate::sandbox::http::{ApiResult, ApiState, ResourcePath};
+use crate::sandbox::print::table::{self, IncludeObject};
 
 /// How often an idle watch with bookmarks enabled gets one.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
@@ -46,7 +46,7 @@ fn line<T: Serialize + ?Sized>(kind: &str, object: &T) -> Bytes {
     Bytes::from(bytes)
 }
 
-fn bookmark(target: &Target, rv: u64, initial_end: bool) -> Value {
+fn bookmark(target: &ResourcePath, rv: u64, initial_end: bool) -> Value {
     let meta = ObjectMeta {
         resource_version: Some(rv.to_string()),
         annotations: initial_end.then(|| {
@@ -110,7 +110,7 @@ enum Encoding {
 
 impl Encoding {
     /// One event line for `obj`.
-    fn event(&mut self, kind: &str, target: &Target, obj: &Value) -> Bytes {
+    fn event(&mut self, kind: &str, target: &ResourcePath, obj: &Value) -> Bytes {
         match self {
             Encoding::Objects => line(kind, &Typed::new(target, obj)),
             Encoding::Tables {
@@ -131,7 +131,7 @@ impl Encoding {
 /// Serves `?watch=true` on a collection (or one named object).
 pub async fn serve(
     state: &Arc<ApiState>,
-    target: &Target,
+    target: &ResourcePath,
     query: &Query,
     accept: &str,
 ) -> ApiResult {
