@@ -1,12 +1,12 @@
 //! One module per subcommand: each turns parsed arguments into an exit code.
 
-pub mod check;
-pub mod choose;
-pub mod lint;
-pub mod list;
-pub mod run;
-pub mod sandbox;
-pub mod schema;
+pub(crate) mod check;
+pub(crate) mod choose;
+pub(crate) mod lint;
+pub(crate) mod list;
+pub(crate) mod run;
+pub(crate) mod sandbox;
+pub(crate) mod schema;
 
 use std::process::ExitCode;
 

@@ -434,11 +434,6 @@ impl LabelSelector {
         self.requirements.is_empty()
     }
 
-    /// The requirements, in the order written.
-    pub fn requirements(&self) -> &[Requirement] {
-        &self.requirements
-    }
-
     /// Whether a set of labels (owned or borrowed strings) satisfies every requirement.
     pub fn matches<K: Borrow<str> + Ord, V: AsRef<str>>(&self, labels: &BTreeMap<K, V>) -> bool {
         self.matches_with(|key| labels.get(key).map(AsRef::as_ref))
@@ -501,16 +496,6 @@ impl FieldSelector {
             terms.push((path.trim().to_owned(), equal, unescape(value)));
         }
         Ok(Self { terms })
-    }
-
-    /// Whether the selector has no terms.
-    pub fn is_empty(&self) -> bool {
-        self.terms.is_empty()
-    }
-
-    /// The terms as (field path, is-equality, value).
-    pub fn terms(&self) -> &[(String, bool, String)] {
-        &self.terms
     }
 
     /// Whether an object satisfies every term; a missing field reads as the empty string.

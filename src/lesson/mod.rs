@@ -1,12 +1,12 @@
 //! Lessons: the model instructors write, loading with located errors, and lint.
 
-pub mod diagnostic;
-pub mod lint;
+pub(crate) mod diagnostic;
+pub(crate) mod lint;
 pub mod load;
 pub mod model;
-pub mod position;
+pub(crate) mod position;
 mod serde_error;
-pub mod suggest;
+pub(crate) mod suggest;
 mod vars;
 
 pub use diagnostic::{Diagnostic, Severity, Span, Styles};

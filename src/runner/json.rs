@@ -273,11 +273,13 @@ impl<W: Write> JsonWriter<W> {
         }
     }
 
+    #[cfg(test)]
     /// A writer with a fixed clock, for reproducible output.
     pub fn with_clock(out: W, clock: fn() -> Timestamp) -> Self {
         JsonWriter { out, clock }
     }
 
+    #[cfg(test)]
     /// The underlying writer.
     pub fn get_ref(&self) -> &W {
         &self.out
@@ -345,6 +347,7 @@ impl<W: Write> JsonOutput<W> {
         }
     }
 
+    #[cfg(test)]
     /// Measures step durations with `stopwatch` (given the step's start), for reproducible
     /// output.
     pub fn with_stopwatch(mut self, stopwatch: fn(Instant) -> Duration) -> Self {
@@ -352,6 +355,7 @@ impl<W: Write> JsonOutput<W> {
         self
     }
 
+    #[cfg(test)]
     /// The underlying writer.
     pub fn writer(&self) -> &JsonWriter<W> {
         &self.writer

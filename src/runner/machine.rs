@@ -171,6 +171,7 @@ impl Machine {
         &self.goals
     }
 
+    #[cfg(test)]
     /// How many hints of the current step are shown.
     pub fn hints_revealed(&self) -> usize {
         self.hints_revealed

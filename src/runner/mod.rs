@@ -12,7 +12,6 @@ pub mod session;
 pub mod source;
 pub mod ui;
 
-pub use crate::runner::json::JsonOutput;
 use crate::runner::source::ClusterEvent;
 
 /// Tells the user on stderr that the cluster was lost or is back, for outputs that keep

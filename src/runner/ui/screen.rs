@@ -2,7 +2,7 @@
 //! checklist (spinners on a terminal, one line per change otherwise).
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use owo_colors::OwoColorize;
@@ -387,9 +387,6 @@ pub fn wrap(text: &str, width: usize, indent: &str) -> String {
     }
     out.join("\n")
 }
-
-/// How long to wait between spinner frames.
-pub const SPINNER_TICK: Duration = Duration::from_millis(100);
 
 #[cfg(test)]
 mod tests {
