@@ -641,6 +641,9 @@ async fn get_watch_streams_changes() {
     let Some(c) = Cluster::start(Vec::new()).await else {
         return;
     };
+    // kubectl lists, then watches from the list's resourceVersion: once the list's object is
+    // printed, anything created afterwards must stream in.
+    c.ok(&["create", "configmap", "listed"]);
     let mut child = std::process::Command::new(&c.kubectl)
         .args(["get", "configmaps", "-w", "--request-timeout=20s"])
         .env("KUBECONFIG", c.sandbox.kubeconfig_path())
@@ -649,16 +652,34 @@ async fn get_watch_streams_changes() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("kubectl get -w");
-    std::thread::sleep(Duration::from_millis(1500));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut wait_for = |name: &str| loop {
+        match lines.recv_timeout(WAIT) {
+            Ok(line) => {
+                let found = line.starts_with(&format!("{name} "));
+                seen.push(line);
+                if found {
+                    break;
+                }
+            }
+            Err(_) => panic!("kubectl get -w never showed {name}:\n{}", seen.join("\n")),
+        }
+    };
+    wait_for("listed");
     c.ok(&["create", "configmap", "watched"]);
-    std::thread::sleep(Duration::from_millis(1000));
+    wait_for("watched");
     let _ = child.kill();
-    let out = child.wait_with_output().expect("watch output");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("watched"),
-        "kubectl get -w did not show the new configmap:\n{text}"
-    );
+    let _ = child.wait();
     c.sandbox.shutdown().await;
 }
 
