@@ -11,7 +11,7 @@ pub(crate) mod error;
 pub(crate) mod k8s;
 pub mod lesson;
 pub(crate) mod logging;
+pub(crate) mod rehearsal;
 pub(crate) mod runner;
 pub mod sandbox;
-pub(crate) mod smoke;
 pub(crate) mod term;

@@ -17,10 +17,10 @@ use crate::error::{
     EXIT_CLUSTER, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Error,
 };
 use crate::lesson::{self, Diagnostic, Lesson, LessonError};
+use crate::rehearsal::cluster::LessonCluster;
+use crate::rehearsal::report::{LessonReport, junit, step_lines, summary};
+use crate::rehearsal::{CheckConfig, StepResult, check_lesson};
 use crate::runner::json::{JsonEvent, JsonWriter};
-use crate::smoke::cluster::LessonCluster;
-use crate::smoke::report::{LessonReport, junit, step_lines, summary};
-use crate::smoke::{CheckConfig, StepResult, check_lesson};
 use crate::term::{Console, Stream, Styles};
 
 /// Runs `kubetutor check`.
@@ -276,7 +276,7 @@ async fn check_one(
 /// cleaned, and a second Ctrl-C leaves it (saying what was left where).
 async fn finish(name: &str, target: LessonCluster, interrupted: bool, human: &Human) {
     let leftover = target.leftover();
-    let warn = |err: crate::smoke::SmokeError| {
+    let warn = |err: crate::rehearsal::RehearsalError| {
         tracing::warn!("{name}: {}", crate::error::chain(&err));
         if let Some(leftover) = &leftover {
             tracing::warn!("{name}: {leftover}");

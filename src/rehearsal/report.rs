@@ -6,8 +6,8 @@ use std::time::Duration;
 use owo_colors::OwoColorize;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use crate::rehearsal::{Outcome, StepResult};
 use crate::runner::json::JsonEvent;
-use crate::smoke::{Outcome, StepResult};
 use crate::term::Styles;
 
 /// One lesson's part of the report.

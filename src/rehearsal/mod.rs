@@ -1,5 +1,5 @@
-//! Check mode: play each lesson as a learner who gets everything right, by running every
-//! step's solution and confirming its goals, and report per step (`kubetutor check`).
+//! The rehearsal behind `kubetutor check`: each lesson played as a learner who gets everything
+//! right, by running every step's solution and confirming its goals, and reported per step.
 //!
 //! The waiting is the runner's own loop (`runner::events::Loop`) on a one-step machine, with
 //! [`source::SolvingSource`] running the solution once the step's baseline is taken; this
@@ -21,15 +21,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::check::{ObjectRef, involved_objects, step_requirements};
 use crate::lesson::{Lesson, Step};
+use crate::rehearsal::cluster::LessonCluster;
+use crate::rehearsal::solution::{
+    SolutionEnv, data_plane_failure, first_failure, run_solution, transcript,
+};
+use crate::rehearsal::source::{SolvingSource, StepOutput};
 use crate::runner::events::{Ending, InputMode, Loop, LoopConfig};
 use crate::runner::json::{JsonEvent, JsonWriter, millis, unmet_goals};
 use crate::runner::live::LiveSource;
 use crate::runner::machine::Machine;
-use crate::smoke::cluster::LessonCluster;
-use crate::smoke::solution::{
-    SolutionEnv, data_plane_failure, first_failure, run_solution, transcript,
-};
-use crate::smoke::source::{SolvingSource, StepOutput};
 
 /// How often steps with `http` goals are re-judged (the live source re-probes at its own pace).
 const HTTP_POLL: Duration = Duration::from_millis(500);
@@ -40,7 +40,7 @@ const MAX_EVENT_OBJECTS: usize = 6;
 
 /// Why check mode could not run a lesson at all.
 #[derive(Debug, thiserror::Error)]
-pub enum SmokeError {
+pub enum RehearsalError {
     /// The embedded sandbox did not start.
     #[error("failed to start the embedded sandbox")]
     Sandbox(#[source] Box<crate::sandbox::SandboxError>),
@@ -64,11 +64,11 @@ pub enum SmokeError {
     Kubeconfig(String),
 }
 
-impl SmokeError {
+impl RehearsalError {
     /// Whether the cluster is at fault (it does not answer, refuses us, or the sandbox did not
     /// start), rather than kubetutor's own files.
     pub fn is_cluster(&self) -> bool {
-        !matches!(self, SmokeError::Kubeconfig(_))
+        !matches!(self, RehearsalError::Kubeconfig(_))
     }
 }
 

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use crate::lesson::{Goal, Step};
+use crate::rehearsal::solution::{CommandRun, SolutionEnv, first_failure, run_solution};
 use crate::runner::events::Output;
 use crate::runner::json::{JsonEvent, JsonWriter};
 use crate::runner::live::LiveSource;
 use crate::runner::machine::{GoalReport, Machine, Transition};
 use crate::runner::source::{ClusterEvent, GoalSource, SourceError};
-use crate::smoke::solution::{CommandRun, SolutionEnv, first_failure, run_solution};
 
 /// The live source, plus "run the solution" between taking the baseline and waiting.
 pub struct SolvingSource<'a> {

@@ -10,8 +10,8 @@ use kube::config::Kubeconfig;
 
 use crate::cluster::{Chosen, Cluster, ClusterChoice, ClusterError, connect};
 use crate::lesson::Lesson;
+use crate::rehearsal::RehearsalError;
 use crate::sandbox::{Sandbox, SandboxConfig};
-use crate::smoke::SmokeError;
 
 /// Simulation speed in check mode: rollouts take a fraction of a second per pod, yet every
 /// intermediate state (Pending, ContainerCreating, old pods terminating) still shows.
@@ -39,7 +39,10 @@ pub struct LessonCluster {
 impl LessonCluster {
     /// Prepares a clean cluster for `lesson` on the chosen one: a fresh sandbox, or a fresh
     /// namespace on the context.
-    pub async fn prepare(chosen: &Chosen, lesson: &Lesson) -> Result<LessonCluster, SmokeError> {
+    pub async fn prepare(
+        chosen: &Chosen,
+        lesson: &Lesson,
+    ) -> Result<LessonCluster, RehearsalError> {
         let dir = PrivateDir::create()?;
         match chosen {
             Chosen::Sandbox { .. } => LessonCluster::sandbox(lesson, dir).await,
@@ -49,7 +52,7 @@ impl LessonCluster {
         }
     }
 
-    async fn sandbox(lesson: &Lesson, dir: PrivateDir) -> Result<LessonCluster, SmokeError> {
+    async fn sandbox(lesson: &Lesson, dir: PrivateDir) -> Result<LessonCluster, RehearsalError> {
         let kubeconfig = dir.path.join("kubeconfig");
         let sandbox = Sandbox::start(SandboxConfig {
             kubeconfig: Some(kubeconfig.clone()),
@@ -59,7 +62,7 @@ impl LessonCluster {
             ..SandboxConfig::default()
         })
         .await
-        .map_err(|source| SmokeError::Sandbox(Box::new(source)))?;
+        .map_err(|source| RehearsalError::Sandbox(Box::new(source)))?;
         let cluster = match connect(ClusterChoice {
             context: None,
             kubeconfig: Some(kubeconfig.clone()),
@@ -69,19 +72,19 @@ impl LessonCluster {
             Ok(cluster) => cluster,
             Err(source) => {
                 sandbox.shutdown().await;
-                return Err(SmokeError::Cluster(Box::new(source)));
+                return Err(RehearsalError::Cluster(Box::new(source)));
             }
         };
         let namespace = lesson.namespace.clone();
         // Solution commands without `-n` must land in the lesson's namespace.
         let sandbox_config = Kubeconfig::read_from(&kubeconfig)
-            .map_err(|err| SmokeError::Kubeconfig(err.to_string()))?;
+            .map_err(|err| RehearsalError::Kubeconfig(err.to_string()))?;
         let kubeconfig = dir.path.join("solutions.kubeconfig");
         write_kubeconfig(sandbox_config, &kubeconfig, cluster.context(), &namespace)?;
         cluster
             .ensure_namespace(&namespace, NAMESPACE_TIMEOUT)
             .await
-            .map_err(|source| SmokeError::Cluster(Box::new(source)))?;
+            .map_err(|source| RehearsalError::Cluster(Box::new(source)))?;
         Ok(LessonCluster {
             cluster,
             kubeconfig,
@@ -97,21 +100,21 @@ impl LessonCluster {
         cluster: Cluster,
         lesson: &Lesson,
         dir: PrivateDir,
-    ) -> Result<LessonCluster, SmokeError> {
+    ) -> Result<LessonCluster, RehearsalError> {
         let namespace = fresh_namespace(&lesson.namespace);
         let kubeconfig = dir.path.join("kubeconfig");
         let user_config =
-            Kubeconfig::read().map_err(|err| SmokeError::Kubeconfig(err.to_string()))?;
+            Kubeconfig::read().map_err(|err| RehearsalError::Kubeconfig(err.to_string()))?;
         write_kubeconfig(user_config, &kubeconfig, cluster.context(), &namespace)?;
         cluster
             .ensure_namespace(&namespace, NAMESPACE_TIMEOUT)
             .await
             .map_err(|source| match source {
-                ClusterError::NotPermitted { .. } => SmokeError::FreshNamespace {
+                ClusterError::NotPermitted { .. } => RehearsalError::FreshNamespace {
                     namespace: namespace.clone(),
                     source: Box::new(source),
                 },
-                other => SmokeError::Cluster(Box::new(other)),
+                other => RehearsalError::Cluster(Box::new(other)),
             })?;
         Ok(LessonCluster {
             description: format!("context {} ({})", cluster.context(), cluster.server()),
@@ -151,14 +154,14 @@ impl LessonCluster {
     }
 
     /// Deletes the fresh namespace (waiting for it to go) or stops the sandbox.
-    pub async fn finish(self) -> Result<(), SmokeError> {
+    pub async fn finish(self) -> Result<(), RehearsalError> {
         let mut result = Ok(());
         if self.fresh_namespace {
             result = self
                 .cluster
                 .delete_namespace(&self.namespace, Some(CLEANUP_TIMEOUT))
                 .await
-                .map_err(|source| SmokeError::Cluster(Box::new(source)));
+                .map_err(|source| RehearsalError::Cluster(Box::new(source)));
         }
         if let Some(sandbox) = self.sandbox {
             sandbox.shutdown().await;
@@ -190,8 +193,8 @@ fn write_kubeconfig(
     path: &Path,
     context: &str,
     namespace: &str,
-) -> Result<(), SmokeError> {
-    let fail = |why: String| SmokeError::Kubeconfig(why);
+) -> Result<(), RehearsalError> {
+    let fail = |why: String| RehearsalError::Kubeconfig(why);
     config.current_context = Some(context.to_owned());
     let entry = config
         .contexts
@@ -220,7 +223,7 @@ struct PrivateDir {
 }
 
 impl PrivateDir {
-    fn create() -> Result<PrivateDir, SmokeError> {
+    fn create() -> Result<PrivateDir, RehearsalError> {
         use rand::Rng;
         let name = format!(
             "kubetutor-check-{}-{:08x}",
@@ -232,7 +235,7 @@ impl PrivateDir {
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
         builder.create(&path).map_err(|err| {
-            SmokeError::Kubeconfig(format!("failed to create {}: {err}", path.display()))
+            RehearsalError::Kubeconfig(format!("failed to create {}: {err}", path.display()))
         })?;
         Ok(PrivateDir { path })
     }
