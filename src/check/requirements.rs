@@ -80,9 +80,10 @@ pub(crate) fn target_spec(target: &Target, namespace: &str) -> WatchSpec {
     }
 }
 
-/// One Deployment.
-pub(crate) fn deployment_spec(name: &str, ns: &str) -> WatchSpec {
-    WatchSpec::named("apps/v1", "Deployment", ns, name)
+/// A goal's Deployment. Every Deployment of the namespace is watched, not only the one named:
+/// when it is missing, the one the learner created instead (a typo) is worth naming.
+pub(crate) fn deployments_spec(ns: &str) -> WatchSpec {
+    WatchSpec::all("apps/v1", "Deployment", ns)
 }
 
 /// Pods are watched namespace-wide: which ones a Deployment selects is only known once the
@@ -138,7 +139,7 @@ mod tests {
     }
 
     #[test]
-    fn deployment_goals_watch_the_deployment_by_name_and_the_namespace_pods() {
+    fn deployment_goals_watch_the_namespace_deployments_and_pods() {
         let specs = requirements(
             &goal("kind: deployed\ndeployment: web\nimage: example/app:v1\n"),
             "lab",
@@ -146,13 +147,7 @@ mod tests {
         assert_eq!(
             specs,
             vec![
-                WatchSpec {
-                    api_version: "apps/v1".into(),
-                    kind: "Deployment".into(),
-                    namespace: Some("lab".into()),
-                    label_selector: None,
-                    field_selector: Some("metadata.name=web".into()),
-                },
+                WatchSpec::all("apps/v1", "Deployment", "lab"),
                 WatchSpec::all("v1", "Pod", "lab"),
             ]
         );
@@ -215,11 +210,12 @@ mod tests {
             "ns",
         ));
         specs.push(WatchSpec::named("v1", "Pod", "other", "x"));
+        specs.push(WatchSpec::named("apps/v1", "Deployment", "ns", "web"));
         let merged = merge_specs(specs);
         assert_eq!(
             merged,
             vec![
-                WatchSpec::named("apps/v1", "Deployment", "ns", "web"),
+                WatchSpec::all("apps/v1", "Deployment", "ns"),
                 WatchSpec::all("v1", "Pod", "ns"),
                 WatchSpec::named("v1", "Pod", "other", "x"),
             ]

@@ -177,6 +177,11 @@ impl World {
         self.typed("v1", "Pod", namespace)
     }
 
+    /// Every Deployment in `namespace`, decoded.
+    pub(crate) fn deployments(&self, namespace: &str) -> Vec<Deployment> {
+        self.typed("apps/v1", "Deployment", namespace)
+    }
+
     /// Every ReplicaSet in `namespace`, decoded.
     pub(crate) fn replica_sets(&self, namespace: &str) -> Vec<ReplicaSet> {
         self.typed("apps/v1", "ReplicaSet", namespace)

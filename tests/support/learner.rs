@@ -206,13 +206,29 @@ pub fn assert_every_step_passed(events: &[Value], steps: usize, code: Option<i32
     assert_eq!(code, Some(0), "stderr: {stderr}");
 }
 
-/// The wrong answers of the basic lesson (`tests/lessons/run-basic.yaml`): a ClusterIP Service
+/// The wrong answers of the basic lesson (`tests/lessons/run-basic.yaml`): a mistyped name, a
+/// ClusterIP Service
 /// where a NodePort is asked for, three replicas for four, the wrong image. None may pass, and
 /// each failure names the difference. `run(extra)` starts `kubetutor run` with extra arguments.
 pub fn wrong_answers_never_pass(
     run: impl Fn(&[&str]) -> RunChild,
     kubectl: impl Fn(&str) -> bool + Copy,
 ) {
+    // A typo in the name: the failure names what the learner created instead.
+    let mut child = run(&["--timeout-scale", "0.2"]);
+    let events = play(&mut child, kubectl, |step| match step {
+        "create" => vec!["kubectl create deployment wbe --image=example/web:v1".to_owned()],
+        _ => vec![],
+    });
+    let (code, stderr) = child.finish();
+    assert_eq!(code, Some(1), "stderr: {stderr}");
+    let failed = failure(&events, "create");
+    assert!(
+        failed.contains("there is a Deployment `wbe` running this image; did you mean `web`?"),
+        "{failed}"
+    );
+    assert!(kubectl("kubectl delete deployment wbe"));
+
     let mut child = run(&[]);
     let events = play(&mut child, kubectl, |step| {
         match step {

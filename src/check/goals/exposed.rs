@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::service::{ready_endpoints, render_labels};
 use super::{GoalKind, GoalLint};
 use crate::check::involved::{Involved, involve_deployment, object};
-use crate::check::requirements::{WatchSpec, deployment_spec, service_specs};
+use crate::check::requirements::{WatchSpec, deployments_spec, service_specs};
 use crate::check::world::World;
 use crate::check::{Difference, GoalContext, GoalStatus};
 use crate::lesson::model::ServiceType;
@@ -59,7 +59,7 @@ impl GoalKind for ExposedGoal {
 
     fn requirements(&self, ns: &str) -> Vec<WatchSpec> {
         let mut specs = service_specs(self.service_name(), ns);
-        specs.push(deployment_spec(&self.deployment, ns));
+        specs.push(deployments_spec(ns));
         specs
     }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::rollout::{DeploymentFacts, REVISION_HISTORY, completed_on, missing, revision};
 use super::{GoalKind, GoalLint};
 use crate::check::involved::{Involved, involve_deployment};
-use crate::check::requirements::{WatchSpec, deployment_spec, pods_spec};
+use crate::check::requirements::{WatchSpec, deployments_spec, pods_spec};
 use crate::check::world::World;
 use crate::check::{Difference, GoalContext, GoalStatus};
 
@@ -48,7 +48,7 @@ impl GoalKind for RolledBackGoal {
 
     fn requirements(&self, ns: &str) -> Vec<WatchSpec> {
         vec![
-            deployment_spec(&self.deployment, ns),
+            deployments_spec(ns),
             pods_spec(ns),
             WatchSpec::all("apps/v1", "ReplicaSet", ns),
         ]
@@ -57,7 +57,7 @@ impl GoalKind for RolledBackGoal {
     fn evaluate(&self, world: &World, ctx: &GoalContext) -> GoalStatus {
         let name = &self.deployment;
         let Some(facts) = DeploymentFacts::load(world, &ctx.namespace, name) else {
-            return missing(name, ctx);
+            return missing(name, self.expected_image(), world, ctx);
         };
         if let Err(status) = facts.check_image(&self.image, None) {
             return status;

@@ -13,6 +13,7 @@ use crate::check::world::World;
 use crate::check::{Difference, GoalContext, GoalStatus};
 pub use crate::k8s::pod::pod_ready;
 use crate::k8s::selector::LabelSelector;
+use crate::lesson::suggest::did_you_mean;
 
 /// The annotation the deployment controller stamps on Deployments and their ReplicaSets.
 const REVISION: &str = "deployment.kubernetes.io/revision";
@@ -277,11 +278,65 @@ pub(crate) fn pull_failure(pod: &Pod, image: &str) -> Option<String> {
     })
 }
 
-pub(crate) fn missing(name: &str, ctx: &GoalContext) -> GoalStatus {
+/// The goal's Deployment does not exist. A learner who mistyped its name has usually created
+/// another one: name the closest that runs `image` (or, failing that, whose name is close), so
+/// the summary points at what they did instead of only at what is missing.
+pub(crate) fn missing(
+    name: &str,
+    image: Option<&str>,
+    world: &World,
+    ctx: &GoalContext,
+) -> GoalStatus {
+    let mut summary = format!("no Deployment named {name} in namespace {}", ctx.namespace);
+    if let Some(nearby) = nearby_deployment(name, image, world, &ctx.namespace) {
+        summary.push_str("; ");
+        summary.push_str(&nearby);
+    }
     GoalStatus::differs(
-        format!("no Deployment named {name} in namespace {}", ctx.namespace),
+        summary,
         Difference::new(format!("Deployment {name}"), "exists", "missing"),
     )
+}
+
+/// "there is a Deployment `x` running this image; did you mean `name`?", or the same for a
+/// Deployment whose name is a likely typo of `name`.
+fn nearby_deployment(
+    name: &str,
+    image: Option<&str>,
+    world: &World,
+    namespace: &str,
+) -> Option<String> {
+    let others: Vec<(String, Vec<(String, String)>)> = world
+        .deployments(namespace)
+        .into_iter()
+        .filter_map(|deployment| {
+            let images = containers_of(deployment.spec.template.spec.as_ref());
+            Some((deployment.metadata.name?, images))
+        })
+        .filter(|(other, _)| other != name)
+        .collect();
+    let runs_image = |images: &[(String, String)]| {
+        image.is_some_and(|wanted| images.iter().any(|(_, actual)| actual == wanted))
+    };
+    let same_image: Vec<&str> = others
+        .iter()
+        .filter(|(_, images)| runs_image(images))
+        .map(|(other, _)| other.as_str())
+        .collect();
+    let close = did_you_mean(name, others.iter().map(|(other, _)| other.as_str()));
+    // A close name running the image beats either alone; one other Deployment running the
+    // image is the learner's even when its name is far off.
+    let (other, with_image) = match close {
+        Some(close) if same_image.contains(&close) => (close, true),
+        _ if same_image.len() == 1 => (same_image[0], true),
+        Some(close) => (close, false),
+        None => return None,
+    };
+    Some(if with_image {
+        format!("there is a Deployment `{other}` running this image; did you mean `{name}`?")
+    } else {
+        format!("there is a Deployment `{other}`; did you mean `{name}`?")
+    })
 }
 
 /// Checks image and rollout completion shared by `updated` and `rolled_back`.

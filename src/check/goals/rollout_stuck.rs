@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::rollout::{DeploymentFacts, missing, pod_runs, pod_state, pull_failure};
 use super::{GoalKind, GoalLint};
 use crate::check::involved::{Involved, involve_deployment};
-use crate::check::requirements::{WatchSpec, deployment_spec, pods_spec};
+use crate::check::requirements::{WatchSpec, deployments_spec, pods_spec};
 use crate::check::world::World;
 use crate::check::{Difference, GoalContext, GoalStatus};
 
@@ -46,13 +46,13 @@ impl GoalKind for RolloutStuckGoal {
     }
 
     fn requirements(&self, ns: &str) -> Vec<WatchSpec> {
-        vec![deployment_spec(&self.deployment, ns), pods_spec(ns)]
+        vec![deployments_spec(ns), pods_spec(ns)]
     }
 
     fn evaluate(&self, world: &World, ctx: &GoalContext) -> GoalStatus {
         let name = &self.deployment;
         let Some(facts) = DeploymentFacts::load(world, &ctx.namespace, name) else {
-            return missing(name, ctx);
+            return missing(name, self.expected_image(), world, ctx);
         };
         if let Err(status) = facts.check_image(&self.image, None) {
             return status;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::rollout::{DeploymentFacts, completed_on, missing, revision};
 use super::{GoalKind, GoalLint};
 use crate::check::involved::{Involved, involve_deployment};
-use crate::check::requirements::{WatchSpec, deployment_spec, pods_spec};
+use crate::check::requirements::{WatchSpec, deployments_spec, pods_spec};
 use crate::check::world::World;
 use crate::check::{Difference, GoalContext, GoalStatus};
 
@@ -50,13 +50,13 @@ impl GoalKind for UpdatedGoal {
     }
 
     fn requirements(&self, ns: &str) -> Vec<WatchSpec> {
-        vec![deployment_spec(&self.deployment, ns), pods_spec(ns)]
+        vec![deployments_spec(ns), pods_spec(ns)]
     }
 
     fn evaluate(&self, world: &World, ctx: &GoalContext) -> GoalStatus {
         let name = &self.deployment;
         let Some(facts) = DeploymentFacts::load(world, &ctx.namespace, name) else {
-            return missing(name, ctx);
+            return missing(name, self.expected_image(), world, ctx);
         };
         let container = self.container.as_deref();
         if let Err(status) = facts.check_image(&self.image, container) {

@@ -36,6 +36,62 @@ fn deployed_names_a_missing_deployment() {
 }
 
 #[test]
+fn a_missing_deployment_names_the_one_with_a_mistyped_name_running_its_image() {
+    let world = world([
+        deployment("wbe", "example/app:v1", 2),
+        deployment("other", "example/db:v1", 1),
+    ]);
+    let status = check(DEPLOYED, &world);
+    assert_eq!(
+        status.summary,
+        "no Deployment named web in namespace default; there is a Deployment `wbe` running \
+         this image; did you mean `web`?"
+    );
+}
+
+#[test]
+fn a_missing_deployment_names_the_only_one_running_its_image_whatever_its_name() {
+    let world = world([
+        deployment("frontend", "example/app:v1", 2),
+        deployment("db", "example/db:v1", 1),
+    ]);
+    let status = check(DEPLOYED, &world);
+    assert!(
+        status
+            .summary
+            .ends_with("there is a Deployment `frontend` running this image; did you mean `web`?"),
+        "{}",
+        status.summary
+    );
+}
+
+#[test]
+fn a_missing_deployment_names_a_close_name_on_another_image_without_claiming_the_image() {
+    let world = world([deployment("webb", "example/app:v0", 2)]);
+    let status = check(DEPLOYED, &world);
+    assert!(
+        status
+            .summary
+            .ends_with("there is a Deployment `webb`; did you mean `web`?"),
+        "{}",
+        status.summary
+    );
+}
+
+#[test]
+fn a_missing_deployment_names_nothing_when_nothing_is_near() {
+    let world = world([
+        deployment("database", "example/db:v1", 1),
+        deployment("cache", "example/cache:v1", 1),
+    ]);
+    let status = check(DEPLOYED, &world);
+    assert_eq!(
+        status.summary,
+        "no Deployment named web in namespace default"
+    );
+}
+
+#[test]
 fn deployed_names_the_wrong_image() {
     let world = world([deployment("web", "example/app:v0", 2)]);
     let status = check(DEPLOYED, &world);
