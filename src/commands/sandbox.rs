@@ -154,21 +154,16 @@ fn status(practice: &Practice) -> ExitCode {
     println!("  pid:     {}", running.pid);
     println!("  state:   {}", practice.dir().display());
     if let Some(uptime) = running.since.and_then(|t| t.elapsed().ok()) {
-        println!("  uptime:  {}", format_uptime(uptime.as_secs()));
+        let secs = i64::try_from(uptime.as_secs()).unwrap_or(i64::MAX);
+        println!(
+            "  uptime:  {}",
+            crate::sandbox::print::table::human_duration(secs)
+        );
     }
     if let Some(count) = practice.object_count() {
         println!("  objects: {count}");
     }
     ExitCode::from(EXIT_OK)
-}
-
-fn format_uptime(secs: u64) -> String {
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    match (h, m) {
-        (0, 0) => format!("{s}s"),
-        (0, _) => format!("{m}m{s:02}s"),
-        _ => format!("{h}h{m:02}m"),
-    }
 }
 
 /// A practice cluster that cannot be started or reached is "no cluster" (exit 3); its own
@@ -218,16 +213,4 @@ async fn serve_foreground(args: SandboxArgs, console: &Console) -> Result<ExitCo
     sandbox.shutdown().await;
     eprintln!("sandbox stopped");
     Ok(ExitCode::from(EXIT_OK))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uptimes_read_like_durations() {
-        assert_eq!(format_uptime(7), "7s");
-        assert_eq!(format_uptime(192), "3m12s");
-        assert_eq!(format_uptime(3 * 3600 + 5 * 60 + 9), "3h05m");
-    }
 }

@@ -350,13 +350,28 @@ fn the_kubeconfig_merge_keeps_other_entries_and_delete_restores_the_file() {
 }
 
 /// A lesson that needs no kubectl: a reading step, then a goal that holds at once.
-fn quiet_lesson(dir: &Path) -> PathBuf {
+pub fn quiet_lesson(dir: &Path) -> PathBuf {
     let lesson = dir.join("quiet.yaml");
     std::fs::write(
         &lesson,
         "version: 1\ntitle: Quiet\nnamespace: quiet\nsteps:\n  - id: read\n    title: Read\n  \
          - id: none\n    title: Nothing there\n    timeout: 20s\n    goals:\n      - kind: absent\n        \
          target: {apiVersion: v1, kind: ConfigMap, name: nothing}\n",
+    )
+    .expect("write lesson");
+    lesson
+}
+
+/// A lesson of one step: make the ConfigMap `marker` in namespace `marker` within `timeout`.
+pub fn marker_lesson(dir: &Path, timeout: &str) -> PathBuf {
+    let lesson = dir.join("marker.yaml");
+    std::fs::write(
+        &lesson,
+        format!(
+            "version: 1\ntitle: Marker\nnamespace: marker\nsteps:\n  - id: make\n    title: Make it\n    \
+             timeout: {timeout}\n    goals:\n      - kind: resource\n        \
+             target: {{apiVersion: v1, kind: ConfigMap, name: marker}}\n"
+        ),
     )
     .expect("write lesson");
     lesson
@@ -404,14 +419,7 @@ fn a_practice_cluster_killed_mid_lesson_is_restarted_by_run_and_the_step_passes(
         return;
     };
     let (home, guard) = Home::new();
-    let lesson = home.path().join("marker.yaml");
-    std::fs::write(
-        &lesson,
-        "version: 1\ntitle: Marker\nnamespace: marker\nsteps:\n  - id: make\n    title: Make it\n    \
-         timeout: 60s\n    goals:\n      - kind: resource\n        \
-         target: {apiVersion: v1, kind: ConfigMap, name: marker}\n",
-    )
-    .expect("write lesson");
+    let lesson = marker_lesson(home.path(), "60s");
     let mut command = kubetutor_std();
     command
         .arg("run")

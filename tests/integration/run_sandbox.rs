@@ -145,14 +145,7 @@ pub fn prod_kubeconfig(world: &crate::run_json::World) -> std::path::PathBuf {
 #[test]
 fn json_mode_writes_only_events_on_stdout_when_run_starts_the_sandbox() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let lesson = dir.path().join("lesson.yaml");
-    std::fs::write(
-        &lesson,
-        "version: 1\ntitle: Quiet\nnamespace: quiet\nsteps:\n  - id: read\n    title: Read\n  \
-         - id: none\n    title: Nothing there\n    timeout: 20s\n    goals:\n      - kind: absent\n        \
-         target: {apiVersion: v1, kind: ConfigMap, name: nothing}\n",
-    )
-    .expect("write lesson");
+    let lesson = crate::practice::quiet_lesson(dir.path());
     // Asked for with --sandbox, and as the fallback when no context answers (each in its own
     // home: the first one's practice cluster would answer the second).
     for (n, extra) in [&["--sandbox"][..], &[][..]].iter().enumerate() {
@@ -221,14 +214,7 @@ fn reset_starts_the_embedded_sandbox_from_an_empty_cluster() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let lesson = dir.path().join("lesson.yaml");
-    std::fs::write(
-        &lesson,
-        "version: 1\ntitle: Marker\nnamespace: marker\nsteps:\n  - id: make\n    title: Make it\n    \
-         timeout: 3s\n    goals:\n      - kind: resource\n        \
-         target: {apiVersion: v1, kind: ConfigMap, name: marker}\n",
-    )
-    .expect("write lesson");
+    let lesson = crate::practice::marker_lesson(dir.path(), "3s");
     let _guard = Guard::new(&dir.path().join("state"));
     let run = |extra: &[&str]| {
         let mut command = Command::new(assert_cmd::cargo::cargo_bin("kubetutor"));
