@@ -37,7 +37,8 @@ pub enum Command {
     Schema(SchemaArgs),
     /// List the lessons in a folder with their step counts.
     List(ListArgs),
-    /// Serve the embedded sandbox cluster until Ctrl-C.
+    /// Serve the embedded sandbox cluster until Ctrl-C, or manage the lasting practice cluster
+    /// (start, stop, status, delete).
     Sandbox(SandboxArgs),
 }
 
@@ -47,7 +48,8 @@ pub struct RunArgs {
     /// Lesson file to follow, or the name of one in ./lessons. Without it: the only lesson
     /// in ./lessons, or a menu of them.
     pub lesson: Option<PathBuf>,
-    /// Use the embedded sandbox cluster even if a kubeconfig context answers.
+    /// Use the practice cluster (kubetutor's embedded sandbox, started if it does not run)
+    /// even if a kubeconfig context answers.
     #[arg(long, conflicts_with = "context")]
     pub sandbox: bool,
     /// Kubeconfig context to use instead of the current one.
@@ -59,7 +61,7 @@ pub struct RunArgs {
     /// Start at this step id instead of where you stopped.
     #[arg(long)]
     pub from: Option<String>,
-    /// Forget saved progress and start at the first step (on the embedded sandbox, also
+    /// Forget saved progress and start at the first step (on the practice cluster, also
     /// from an empty cluster).
     #[arg(long)]
     pub reset: bool,
@@ -153,7 +155,11 @@ pub struct ListArgs {
 
 /// Arguments of `kubetutor sandbox`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SandboxArgs {
+    /// The practice cluster's commands; without one, serve a sandbox in the foreground.
+    #[command(subcommand)]
+    pub action: Option<PracticeCommand>,
     /// Address to listen on; must be a loopback address. Port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
@@ -166,6 +172,53 @@ pub struct SandboxArgs {
     /// File in which objects persist across restarts.
     #[arg(long)]
     pub state: Option<PathBuf>,
+}
+
+/// `kubetutor sandbox start|stop|status|delete`: the practice cluster `kubetutor-sandbox`.
+#[derive(Debug, Subcommand)]
+pub enum PracticeCommand {
+    /// Start the practice cluster in the background (same port and credentials every time)
+    /// and add its context `kubetutor-sandbox` to your kubeconfig.
+    Start(PracticeStartArgs),
+    /// Stop the practice cluster; its objects stay for the next start.
+    Stop,
+    /// Say whether the practice cluster runs, and where (exit code 3 when it does not).
+    Status,
+    /// Stop the practice cluster, remove its objects and credentials, and remove the entries
+    /// it added to your kubeconfig.
+    Delete,
+    /// The practice cluster's own process (started by `start` and `run`).
+    #[command(hide = true)]
+    ServePractice(ServePracticeArgs),
+}
+
+/// Arguments of `kubetutor sandbox start`.
+#[derive(Debug, Args)]
+pub struct PracticeStartArgs {
+    /// Port to listen on (127.0.0.1), remembered for later starts; by default the one used
+    /// before, or a free one the first time.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Do not add the `kubetutor-sandbox` context to your kubeconfig.
+    #[arg(long)]
+    pub no_kubeconfig_update: bool,
+    /// Simulation speed (remembered; for tests).
+    #[arg(long, hide = true)]
+    pub speed: Option<f64>,
+}
+
+/// Arguments of the hidden `kubetutor sandbox serve-practice`.
+#[derive(Debug, Args)]
+pub struct ServePracticeArgs {
+    /// The practice cluster's folder.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Port to listen on.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Simulation speed.
+    #[arg(long)]
+    pub speed: Option<f64>,
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub(crate) mod error;
 pub(crate) mod k8s;
 pub mod lesson;
 pub(crate) mod logging;
+pub(crate) mod practice;
 pub(crate) mod rehearsal;
 pub(crate) mod runner;
 pub mod sandbox;

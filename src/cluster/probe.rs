@@ -86,6 +86,36 @@ impl Cluster {
         }
     }
 
+    /// Sends `body` to a path of kubetutor's own on the API server (the practice cluster's
+    /// readiness and image catalogue), with the context's credentials; returns the answer's
+    /// body, or why it failed in a few words.
+    pub async fn request_own(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<String, ClusterError> {
+        let action = format!("{method} {path}");
+        let failed = |why: String| ClusterError::Request {
+            action: action.clone(),
+            why,
+        };
+        let request = hyper::Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .map_err(|err| failed(err.to_string()))?;
+        match tokio::time::timeout(PROBE_TIMEOUT, self.client.request_text(request)).await {
+            Ok(Ok(text)) => Ok(text),
+            Ok(Err(err)) => Err(failed(describe_error(&err))),
+            Err(_) => Err(failed(format!(
+                "no answer within {}s",
+                PROBE_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
     /// Judges an `http` goal: resolves its Service and port from the world, then asks it
     /// `probes_for(goal)` times (all of them, so the summary counts every distinct answer a
     /// balanced Service gave) and judges the answers. The one HTTP probe `run` and `check`

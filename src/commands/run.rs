@@ -13,6 +13,7 @@ use crate::cli::RunArgs;
 use crate::cluster::{Chosen, Cluster, ClusterRequest};
 use crate::error::{EXIT_FAILED, EXIT_OK, Error};
 use crate::lesson::Lesson;
+use crate::practice::Practice;
 use crate::runner::events::{Ending, InputEvent, InputMode, Loop, LoopConfig, Output};
 use crate::runner::json::{JsonEvent, JsonOutput, JsonWriter};
 use crate::runner::machine::Machine;
@@ -101,7 +102,7 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
         other => Error::Other(other.into()),
     })?;
 
-    let place = choose_place(&args, &state_dir, &loaded.canonical, &namespace, mode).await?;
+    let place = choose_place(&args, &state_dir, &namespace, mode).await?;
     let mut session = session::open(place, &lesson, &namespace)
         .await
         .map_err(session_error)?;
@@ -134,7 +135,15 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
             run.drive(machine, &mut session.source, &mut output).await
         }
     };
+    let on_practice = session.opened.sandbox.is_some();
     session.shutdown().await;
+    if on_practice {
+        mode.say(&format!(
+            "\nThe practice cluster {} keeps running: {}.",
+            crate::practice::CONTEXT,
+            crate::practice::STOP_HINT
+        ));
+    }
     match ending? {
         Ending::Passed | Ending::Quit => Ok(ExitCode::from(EXIT_OK)),
         Ending::Failed => Ok(ExitCode::from(EXIT_FAILED)),
@@ -151,7 +160,6 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
 async fn choose_place(
     args: &RunArgs,
     state_dir: &Path,
-    lesson_file: &Path,
     namespace: &str,
     mode: Mode,
 ) -> Result<Place, Error> {
@@ -159,18 +167,34 @@ async fn choose_place(
     let chosen = crate::cluster::choose(request)
         .await
         .map_err(Error::cluster)?;
-    let practice = chosen.is_practice();
+    let practice = Practice::new(state_dir);
+    let looks_practice = chosen.is_practice();
     match chosen {
         Chosen::Sandbox { fallback } => {
             if let Some(why) = fallback {
-                mode.say(&format!("{why}; starting the embedded sandbox."));
+                mode.say(&format!(
+                    "{why}; using the practice cluster {}.",
+                    crate::practice::CONTEXT
+                ));
             }
-            Ok(Place::Sandbox {
-                dir: session::sandbox_dir(state_dir, &progress::lesson_key(lesson_file)),
+            Ok(Place::Practice {
+                practice,
+                fresh: args.reset,
+            })
+        }
+        // The merged context of the running practice cluster: it is still kubetutor's own
+        // (it learns the lesson's images, and `--reset` empties it).
+        Chosen::Context { cluster, .. }
+            if cluster.context() == crate::practice::CONTEXT
+                && practice.server().as_deref() == Some(cluster.server()) =>
+        {
+            Ok(Place::Practice {
+                practice,
                 fresh: args.reset,
             })
         }
         Chosen::Context { cluster, .. } => {
+            let practice = looks_practice;
             if !practice && !args.yes {
                 confirm_cluster(&cluster, mode).await?;
             }
@@ -186,8 +210,8 @@ async fn choose_place(
 
 fn session_error(err: SessionError) -> Error {
     match err {
-        SessionError::ResetState { .. } => Error::Other(err.into()),
-        SessionError::Sandbox(_) | SessionError::Cluster(_) => Error::cluster(err),
+        SessionError::Practice(err) => super::sandbox::practice_error(err),
+        SessionError::Cluster(_) => Error::cluster(err),
     }
 }
 
@@ -204,8 +228,22 @@ fn announce(
     }
     if let Some(sandbox) = &opened.sandbox {
         let kubeconfig = sandbox.kubeconfig.display().to_string();
+        let verb = if opened.sandbox_started {
+            "Started"
+        } else {
+            "Using"
+        };
         mode.say(&format!(
-            "The embedded sandbox cluster is running. In a second terminal, paste:\n\n    export KUBECONFIG={}\n",
+            "{verb} the practice cluster {} at {}.",
+            sandbox.context, sandbox.server
+        ));
+        match &opened.kubeconfig_note {
+            Some(Ok(note)) => mode.say(note),
+            Some(Err(why)) => mode.say(&format!("warning: {why}")),
+            None => {}
+        }
+        mode.say(&format!(
+            "Its own kubeconfig, for a terminal with another KUBECONFIG:\n\n    export KUBECONFIG={}\n",
             shell_quote(&kubeconfig)
         ));
         if let Some(json) = json {

@@ -5,11 +5,12 @@
 //! lesson's images); a few well-known public images get plausible built-in behaviour.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::sandbox::objects::{Pod, pod_ip};
 
 /// An image the sandbox can "pull" and how its container behaves once running.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AppSpec {
     /// Image reference as a learner types it, e.g. `nginx:1.27`.
     pub image: String,
@@ -44,10 +45,11 @@ struct App {
     serves_http: bool,
 }
 
-/// The images the sandbox can "pull", with their behaviour.
-#[derive(Debug, Clone)]
+/// The images the sandbox can "pull", with their behaviour. A running sandbox may learn more
+/// ([`Catalogue::learn`]): the practice cluster serves one lesson after another.
+#[derive(Debug)]
 pub struct Catalogue {
-    apps: Vec<App>,
+    apps: RwLock<Vec<Arc<App>>>,
 }
 
 /// The outcome of a simulated command.
@@ -100,6 +102,17 @@ pub fn normalize_image(reference: &str) -> (String, String) {
         format!("docker.io/library/{name}")
     };
     (repo, tag)
+}
+
+/// An image given by a lesson: its exact tag only, and it serves HTTP on its port.
+fn given_app(spec: &AppSpec) -> Arc<App> {
+    let (repository, tag) = normalize_image(&spec.image);
+    Arc::new(App {
+        repository,
+        tag: Some(tag),
+        spec: spec.clone(),
+        serves_http: true,
+    })
 }
 
 fn builtin(repository: &str, spec: AppSpec, serves_http: bool) -> App {
@@ -177,31 +190,36 @@ fn render(template: &str, pod: &Pod) -> String {
 impl Catalogue {
     /// A catalogue of the given images, then the built-in ones; the given images win.
     pub fn new(images: &[AppSpec]) -> Self {
-        let mut apps: Vec<App> = images
-            .iter()
-            .map(|spec| {
-                let (repository, tag) = normalize_image(&spec.image);
-                App {
-                    repository,
-                    tag: Some(tag),
-                    spec: spec.clone(),
-                    serves_http: true,
-                }
-            })
-            .collect();
-        apps.extend(builtin_apps());
-        Catalogue { apps }
+        let mut apps: Vec<Arc<App>> = images.iter().map(given_app).collect();
+        apps.extend(builtin_apps().into_iter().map(Arc::new));
+        Catalogue {
+            apps: RwLock::new(apps),
+        }
     }
 
-    fn find(&self, image: &str) -> Option<&App> {
+    /// Adds images (a lesson's), replacing any given before under the same reference; like
+    /// those given to [`Catalogue::new`], they win over the built-in ones.
+    pub fn learn(&self, images: &[AppSpec]) {
+        let mut apps = self.apps.write().unwrap_or_else(PoisonError::into_inner);
+        for spec in images.iter().rev() {
+            let app = given_app(spec);
+            apps.retain(|a| a.tag.is_none() || a.repository != app.repository || a.tag != app.tag);
+            apps.insert(0, app);
+        }
+    }
+
+    fn find(&self, image: &str) -> Option<Arc<App>> {
         let (repo, tag) = normalize_image(image);
-        self.apps.iter().find(|a| {
-            a.repository == repo
-                && match &a.tag {
-                    Some(t) => *t == tag,
-                    None => plausible_builtin_tag(&tag),
-                }
-        })
+        let apps = self.apps.read().unwrap_or_else(PoisonError::into_inner);
+        apps.iter()
+            .find(|a| {
+                a.repository == repo
+                    && match &a.tag {
+                        Some(t) => *t == tag,
+                        None => plausible_builtin_tag(&tag),
+                    }
+            })
+            .cloned()
     }
 
     /// Whether pulling the image succeeds.

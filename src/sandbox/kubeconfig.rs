@@ -31,28 +31,12 @@ pub fn render(server: &str, ca_pem: &str, token: &str) -> String {
 
 /// Writes the kubeconfig atomically with owner-only permissions (it holds the token).
 pub fn write(path: &Path, contents: &str) -> Result<(), KubeconfigError> {
-    let fail = |source| KubeconfigError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(fail)?;
-    }
-    let tmp = path.with_extension("tmp");
-    {
-        use std::io::Write;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+    crate::sandbox::write_private(path, contents.as_bytes()).map_err(|source| {
+        KubeconfigError::Write {
+            path: path.to_owned(),
+            source,
         }
-        let mut file = options.open(&tmp).map_err(fail)?;
-        file.write_all(contents.as_bytes()).map_err(fail)?;
-        file.sync_all().map_err(fail)?;
-    }
-    std::fs::rename(&tmp, path).map_err(fail)
+    })
 }
 
 /// Where the kubeconfig goes when the user does not say: the XDG state directory.

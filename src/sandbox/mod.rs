@@ -41,6 +41,12 @@ pub struct SandboxConfig {
     pub images: Vec<AppSpec>,
     /// Simulation speed factor: 1.0 is lifelike, larger is faster (tests use 10 or more).
     pub speed: f64,
+    /// Folder keeping the CA, server certificate and token across restarts; fresh ones each
+    /// start when `None`.
+    pub credentials: Option<PathBuf>,
+    /// File keeping the images learned while running ([`http::LEARN_IMAGES_PATH`]) across
+    /// restarts; `None` refuses to learn.
+    pub learned_images: Option<PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -51,6 +57,8 @@ impl Default for SandboxConfig {
             state: None,
             images: Vec::new(),
             speed: 1.0,
+            credentials: None,
+            learned_images: None,
         }
     }
 }
@@ -119,7 +127,10 @@ impl Sandbox {
                 addr: config.listen,
                 source,
             })?;
-        let material = http::tls::generate()?;
+        let material = match &config.credentials {
+            Some(dir) => http::tls::load_or_generate(dir)?,
+            None => http::tls::generate()?,
+        };
         let store = Arc::new(Store::new());
         if let Some(path) = &config.state {
             match persist::load(&store, path) {
@@ -133,6 +144,9 @@ impl Sandbox {
             }
         }
         let catalogue = Arc::new(apps::Catalogue::new(&config.images));
+        if let Some(path) = &config.learned_images {
+            catalogue.learn(&read_learned(path));
+        }
         let sim = controllers::SimConfig {
             speed: config.speed,
             api_address: addr,
@@ -146,7 +160,10 @@ impl Sandbox {
             .map(|path| persist::Persister::spawn(store.clone(), path, Duration::from_millis(200)));
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(Metrics::default());
-        let apps: Arc<dyn Apps> = Arc::new(CatalogueApps(catalogue));
+        let apps: Arc<dyn Apps> = Arc::new(CatalogueApps {
+            catalogue,
+            learned: config.learned_images.clone(),
+        });
         let state = Arc::new(ApiState {
             store: store.clone(),
             token: material.token.clone(),
@@ -225,6 +242,28 @@ impl Sandbox {
     }
 }
 
+/// Writes a file only its owner may read (it holds a credential), creating its folder, through
+/// a temp file and a rename so a reader never sees half of it.
+pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
 fn host_port(addr: SocketAddr) -> String {
     match addr {
         SocketAddr::V4(v4) => format!("{}:{}", v4.ip(), v4.port()),
@@ -232,8 +271,24 @@ fn host_port(addr: SocketAddr) -> String {
     }
 }
 
+/// The images learned by an earlier run of this sandbox; none when the file is absent or
+/// unreadable (a lesson teaches them again when it starts).
+fn read_learned(path: &std::path::Path) -> Vec<AppSpec> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|err| {
+            tracing::warn!(%err, path = %path.display(), "failed to read the learned images");
+            Vec::new()
+        }),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// The catalogue seen through the API's [`Apps`] interface: each container runs its image.
-struct CatalogueApps(Arc<apps::Catalogue>);
+struct CatalogueApps {
+    catalogue: Arc<apps::Catalogue>,
+    /// Where learned images are kept; `None` refuses to learn.
+    learned: Option<PathBuf>,
+}
 
 fn container_image<'a>(pod: &Pod<'a>, container: Option<&str>) -> &'a str {
     pod.spec.container(container).map_or("", |c| c.image)
@@ -241,26 +296,41 @@ fn container_image<'a>(pod: &Pod<'a>, container: Option<&str>) -> &'a str {
 
 impl Apps for CatalogueApps {
     fn http(&self, pod: &Pod, path: &str) -> Option<(u16, String)> {
-        self.0.http_response(container_image(pod, None), pod, path)
+        self.catalogue
+            .http_response(container_image(pod, None), pod, path)
     }
     fn logs(&self, pod: &Pod, container: &str) -> Vec<String> {
-        self.0
+        self.catalogue
             .logs(container_image(pod, Some(container)), pod)
             .lines()
             .map(str::to_owned)
             .collect()
     }
     fn prompt(&self, pod: &Pod, container: &str) -> String {
-        self.0.prompt(container_image(pod, Some(container)), pod)
+        self.catalogue
+            .prompt(container_image(pod, Some(container)), pod)
     }
     fn exec(&self, pod: &Pod, container: &str, argv: &[String]) -> ExecOutput {
         let result = self
-            .0
+            .catalogue
             .exec(container_image(pod, Some(container)), pod, argv);
         ExecOutput {
             stdout: result.stdout,
             stderr: result.stderr,
             exit_code: result.exit_code,
         }
+    }
+    fn learn(&self, images: &[AppSpec]) -> Result<(), String> {
+        let Some(path) = &self.learned else {
+            return Err("this sandbox does not learn images".to_owned());
+        };
+        let mut kept = read_learned(path);
+        kept.retain(|old| !images.iter().any(|new| new.image == old.image));
+        kept.extend(images.iter().cloned());
+        let bytes = serde_json::to_vec_pretty(&kept).map_err(|err| err.to_string())?;
+        write_private(path, &bytes)
+            .map_err(|err| format!("failed to keep the images in {}: {err}", path.display()))?;
+        self.catalogue.learn(images);
+        Ok(())
     }
 }

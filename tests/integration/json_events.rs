@@ -26,6 +26,7 @@ fn run_json_events_match_the_schema_from_the_sandbox_to_a_failed_step() {
          - id: never\n    title: Never made\n    timeout: 1s\n    goals:\n      - kind: resource\n        \
          target: {apiVersion: v1, kind: ConfigMap, name: never}\n",
     );
+    let _guard = crate::practice::Guard::new(&dir.path().join("state"));
     let out = kubetutor()
         .args(["run", "--sandbox", "--json"])
         .arg(&lesson)

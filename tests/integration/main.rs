@@ -7,6 +7,7 @@ mod common;
 mod exit_codes;
 mod json_events;
 mod lint;
+mod practice;
 mod run_json;
 mod run_pty;
 mod run_sandbox;

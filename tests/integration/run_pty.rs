@@ -212,6 +212,7 @@ fn without_a_lesson_the_learner_picks_one_from_a_menu() {
     let Some(tmux) = Tmux::start(dir.path()) else {
         return;
     };
+    let _guard = crate::practice::Guard::new(&dir.path().join("state"));
     let lessons = dir.path().join("lessons");
     std::fs::create_dir(&lessons).expect("lessons dir");
     for (file, title) in [("a.yaml", "Alpha"), ("b.yaml", "Beta")] {

@@ -1,20 +1,21 @@
-//! `kubetutor run` starting the embedded sandbox itself: when asked, and when no kubeconfig
+//! `kubetutor run` starting the practice cluster itself: when asked, and when no kubeconfig
 //! context answers; the learner's kubectl uses the KUBECONFIG line it prints.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::real_kubectl;
+use crate::practice::Guard;
 use crate::run_json::{RunChild, lesson_path};
 
-/// The kubeconfig `run` wrote for its sandbox under `$XDG_STATE_HOME` = `home/state`.
+/// The kubeconfig of the practice cluster `run` started under `$XDG_STATE_HOME` = `home/state`.
 fn sandbox_kubeconfig(home: &Path) -> PathBuf {
-    std::fs::read_dir(home.join("state/kubetutor/sandbox"))
-        .expect("the sandbox keeps its files under the state dir")
-        .filter_map(Result::ok)
-        .map(|entry| entry.path().join("kubeconfig"))
-        .find(|path| path.exists())
-        .expect("a kubeconfig was written")
+    let path = home.join("state/kubetutor/practice/kubeconfig");
+    assert!(
+        path.exists(),
+        "the practice cluster keeps its kubeconfig under the state dir"
+    );
+    path
 }
 
 /// Runs the real kubectl against `run`'s sandbox, as the learner's second terminal does.
@@ -35,6 +36,7 @@ fn without_a_cluster_run_starts_the_sandbox_and_says_how_to_reach_it() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
+    let _guard = Guard::new(&dir.path().join("state"));
     let mut command = Command::new(assert_cmd::cargo::cargo_bin("kubetutor"));
     command
         .arg("run")
@@ -73,7 +75,7 @@ fn without_a_cluster_run_starts_the_sandbox_and_says_how_to_reach_it() {
     assert!(
         stderr.contains(
             "No cluster is configured (KUBECONFIG is not set and ~/.kube/config does not exist); \
-             starting the embedded sandbox."
+             using the practice cluster kubetutor-sandbox."
         ),
         "says why it starts the sandbox: {stderr}"
     );
@@ -143,16 +145,12 @@ pub fn prod_kubeconfig(world: &crate::run_json::World) -> std::path::PathBuf {
 #[test]
 fn json_mode_writes_only_events_on_stdout_when_run_starts_the_sandbox() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let lesson = dir.path().join("lesson.yaml");
-    std::fs::write(
-        &lesson,
-        "version: 1\ntitle: Quiet\nnamespace: quiet\nsteps:\n  - id: read\n    title: Read\n  \
-         - id: none\n    title: Nothing there\n    timeout: 20s\n    goals:\n      - kind: absent\n        \
-         target: {apiVersion: v1, kind: ConfigMap, name: nothing}\n",
-    )
-    .expect("write lesson");
-    // Asked for with --sandbox, and as the fallback when no context answers.
+    let lesson = crate::practice::quiet_lesson(dir.path());
+    // Asked for with --sandbox, and as the fallback when no context answers (each in its own
+    // home: the first one's practice cluster would answer the second).
     for (n, extra) in [&["--sandbox"][..], &[][..]].iter().enumerate() {
+        let home = dir.path().join(format!("home-{n}"));
+        let _guard = Guard::new(&dir.path().join(format!("state-{n}")));
         let out = assert_cmd::Command::new(assert_cmd::cargo::cargo_bin("kubetutor"))
             .arg("run")
             .arg(&lesson)
@@ -162,7 +160,7 @@ fn json_mode_writes_only_events_on_stdout_when_run_starts_the_sandbox() {
             .env_remove("NO_COLOR")
             .env_remove("CI")
             .env_remove("RUST_LOG")
-            .env("HOME", dir.path())
+            .env("HOME", &home)
             .env("XDG_STATE_HOME", dir.path().join(format!("state-{n}")))
             .timeout(std::time::Duration::from_secs(60))
             .output()
@@ -216,14 +214,8 @@ fn reset_starts_the_embedded_sandbox_from_an_empty_cluster() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let lesson = dir.path().join("lesson.yaml");
-    std::fs::write(
-        &lesson,
-        "version: 1\ntitle: Marker\nnamespace: marker\nsteps:\n  - id: make\n    title: Make it\n    \
-         timeout: 3s\n    goals:\n      - kind: resource\n        \
-         target: {apiVersion: v1, kind: ConfigMap, name: marker}\n",
-    )
-    .expect("write lesson");
+    let lesson = crate::practice::marker_lesson(dir.path(), "3s");
+    let _guard = Guard::new(&dir.path().join("state"));
     let run = |extra: &[&str]| {
         let mut command = Command::new(assert_cmd::cargo::cargo_bin("kubetutor"));
         command
@@ -275,6 +267,7 @@ fn without_a_lesson_run_takes_the_only_one_in_lessons_or_names_them_all() {
         )
     };
     std::fs::write(lessons.join("first.yaml"), quiet("First")).expect("write lesson");
+    let _guard = Guard::new(&dir.path().join("state"));
     let run = |args: &[&str]| {
         crate::common::kubetutor()
             .current_dir(dir.path())

@@ -62,6 +62,33 @@ fn pullability_follows_the_catalogue_and_builtins() {
 }
 
 #[test]
+fn learned_images_become_pullable_and_replace_earlier_ones_and_builtins() {
+    let c = catalogue();
+    assert!(!c.is_pullable("example/other:v2"));
+    let spec = |image: &str, response: &str| AppSpec {
+        image: image.into(),
+        port: 9000,
+        response: response.into(),
+        logs: vec![],
+        env: BTreeMap::new(),
+        workdir: None,
+        files: BTreeMap::new(),
+    };
+    c.learn(&[
+        spec("example/other:v2", "first"),
+        spec("nginx:1.27", "mine"),
+    ]);
+    c.learn(&[spec("example/other:v2", "second")]);
+    assert!(c.is_pullable("example/other:v2"));
+    let answer = |image| c.http_response(image, &pod(), "/").map(|(_, body)| body);
+    assert_eq!(answer("example/other:v2").as_deref(), Some("second"));
+    assert_eq!(answer("nginx:1.27").as_deref(), Some("mine"));
+    // Other tags of a built-in image keep the built-in behaviour.
+    assert_eq!(c.port("nginx:1.26"), Some(80));
+    assert!(c.is_pullable("example/app:v1"));
+}
+
+#[test]
 fn apps_answer_with_rendered_responses_and_logs() {
     let c = catalogue();
     let (code, body) = c.http_response("example/app:v1", &pod(), "/").unwrap();

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use tokio_util::sync::CancellationToken;
 
+use crate::sandbox::apps::AppSpec;
 use crate::sandbox::metrics::Metrics;
 use crate::sandbox::objects::{Pod, to_json};
 use crate::sandbox::store::Store;
@@ -53,7 +54,16 @@ pub trait Apps: Send + Sync {
     fn exec(&self, pod: &Pod, container: &str, argv: &[String]) -> ExecOutput;
     /// The prompt of an interactive shell in the container.
     fn prompt(&self, pod: &Pod, container: &str) -> String;
+    /// Learns more images (`POST /kubetutor/v1/images`, a lesson's); an error says why not.
+    fn learn(&self, images: &[AppSpec]) -> Result<(), String> {
+        let _ = images;
+        Err("this sandbox does not learn images".to_owned())
+    }
 }
+
+/// The path at which a running sandbox learns a lesson's images: a JSON array of
+/// [`AppSpec`], behind the same bearer token as the API (kubetutor's own, not Kubernetes').
+pub const LEARN_IMAGES_PATH: &str = "/kubetutor/v1/images";
 
 /// The result of a simulated command.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -269,6 +279,7 @@ async fn route(
             get_only(label)?;
             return Ok(json_response(StatusCode::OK, &openapi::index(), pretty));
         }
+        LEARN_IMAGES_PATH => return learn_images(state, req, label, pretty).await,
         _ => {}
     }
     if let Some(doc_path) = trimmed.strip_prefix("/openapi/v3/") {
@@ -305,6 +316,27 @@ async fn route(
         }
         None => result,
     }
+}
+
+async fn learn_images(
+    state: &ApiState,
+    req: Request<Body>,
+    label: &mut RequestLabel,
+    pretty: bool,
+) -> ApiResult {
+    label.verb = "create".to_owned();
+    if req.method() != Method::POST {
+        return Err(ApiError::method_not_allowed());
+    }
+    let body = read_body(req.into_body()).await?;
+    let images: Vec<AppSpec> = serde_json::from_slice(&body)
+        .map_err(|err| ApiError::bad_request(format!("failed to read the images: {err}")))?;
+    state
+        .catalogue
+        .learn(&images)
+        .map_err(|why| ApiError::new(501, "NotImplemented", why))?;
+    let answer = serde_json::json!({"learned": images.len()});
+    Ok(json_response(StatusCode::OK, &answer, pretty))
 }
 
 /// The warning kube-apiserver 1.37 sends with every request to a deprecated API.
