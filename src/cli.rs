@@ -39,6 +39,9 @@ pub enum Command {
     List(ListArgs),
     /// Serve the embedded sandbox cluster until Ctrl-C.
     Sandbox(SandboxArgs),
+    /// Open your shell connected to the running lesson: its cluster, namespace and captured
+    /// values, with the commands you run seen by `kubetutor run`.
+    Shell(ShellArgs),
 }
 
 /// Arguments of `kubetutor run`.
@@ -166,6 +169,20 @@ pub struct SandboxArgs {
     /// File in which objects persist across restarts.
     #[arg(long)]
     pub state: Option<PathBuf>,
+}
+
+/// Arguments of `kubetutor shell`.
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// The lesson you expect to be running; with no run active, its namespace is used.
+    #[arg(long)]
+    pub lesson: Option<PathBuf>,
+    /// With no lesson running: the kubeconfig context to point at (default: the current one).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// With no lesson running: the namespace to point at (default: the context's).
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
 }
 
 #[cfg(test)]

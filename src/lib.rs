@@ -14,4 +14,5 @@ pub(crate) mod logging;
 pub(crate) mod rehearsal;
 pub(crate) mod runner;
 pub mod sandbox;
+pub(crate) mod shell;
 pub(crate) mod term;

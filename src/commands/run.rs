@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use owo_colors::OwoColorize;
 use tokio::sync::mpsc;
 
 use super::choose;
@@ -18,6 +19,7 @@ use crate::runner::json::{JsonEvent, JsonOutput, JsonWriter};
 use crate::runner::machine::Machine;
 use crate::runner::progress::{self, Progress};
 use crate::runner::session::{self, Opened, Place, SessionError};
+use crate::runner::shells::{self, SessionShells, ShellTarget, Shells};
 use crate::runner::source::GoalSource;
 use crate::runner::ui::screen::{Screen, shell_quote};
 use crate::runner::ui::{prompt, restore_terminal};
@@ -102,11 +104,35 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
     })?;
 
     let place = choose_place(&args, &state_dir, &loaded.canonical, &namespace, mode).await?;
+    let from_context = match &place {
+        Place::Cluster(cluster) => Some(ShellTarget {
+            kubeconfig: cluster.kubeconfig_path().map(Path::to_owned),
+            context: cluster.context().to_owned(),
+            server: cluster.server().to_owned(),
+        }),
+        Place::Sandbox { .. } => None,
+    };
     let mut session = session::open(place, &lesson, &namespace)
         .await
         .map_err(session_error)?;
     let mut json = mode.json.then(|| JsonWriter::new(std::io::stdout()));
     announce(&session.opened, &namespace, mode, json.as_mut());
+    let target = from_context.or_else(|| {
+        session.opened.sandbox.as_ref().map(|sandbox| ShellTarget {
+            kubeconfig: Some(sandbox.kubeconfig.clone()),
+            context: sandbox.context.clone(),
+            server: sandbox.server.clone(),
+        })
+    });
+    let mut shells = target.and_then(|target| {
+        shells::open(&state_dir, &loaded.canonical, &lesson, &namespace, &target)
+    });
+    if shells.is_some() {
+        mode.say(&format!(
+            "Open a connected terminal: run {} in another terminal (as many as you like). It points kubectl at this lesson's cluster and namespace, keeps captured values exported, and lets reading steps see the commands you run.",
+            "kubetutor shell".style(console.styles(Stream::Stdout).command)
+        ));
+    }
     if args.reset {
         mode.say("Progress reset: starting at step 1.");
     }
@@ -125,15 +151,18 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
     let ending = match json {
         Some(writer) => {
             let mut output = JsonOutput::new(writer, path.display().to_string());
-            run.drive(machine, &mut session.source, &mut output).await
+            run.drive(machine, &mut session.source, &mut output, shells.as_mut())
+                .await
         }
         None => {
             let styles = console.styles(Stream::Stdout);
             let spinners = mode.interactive && console.stdout_tty;
             let mut output = Screen::new(styles, spinners, mode.interactive);
-            run.drive(machine, &mut session.source, &mut output).await
+            run.drive(machine, &mut session.source, &mut output, shells.as_mut())
+                .await
         }
     };
+    drop(shells);
     session.shutdown().await;
     match ending? {
         Ending::Passed | Ending::Quit => Ok(ExitCode::from(EXIT_OK)),
@@ -266,6 +295,7 @@ impl Drive<'_> {
         mut machine: Machine,
         source: &mut S,
         output: &mut O,
+        shells: Option<&mut SessionShells>,
     ) -> Result<Ending, Error> {
         let (input_tx, input_rx) = mpsc::unbounded_channel();
         let input_mode = Arc::new(Mutex::new(InputMode::Idle));
@@ -287,6 +317,7 @@ impl Drive<'_> {
             input: input_rx,
             input_mode,
             save: &mut save,
+            shells: shells.map(|s| s as &mut dyn Shells),
             config: LoopConfig {
                 interactive: self.mode.interactive,
                 timeout_scale: self.timeout_scale,

@@ -19,7 +19,11 @@ const MORE_RESOURCES: &[(&str, &str, &[&str])] = &[
     ("persistentvolumes", "persistentvolume", &["pv"]),
     ("jobs", "job", &[]),
     ("cronjobs", "cronjob", &["cj"]),
-    ("horizontalpodautoscalers", "horizontalpodautoscaler", &["hpa"]),
+    (
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        &["hpa"],
+    ),
 ];
 
 /// The plural name of the resource `word` names (`po`, `pod`, `pods.v1` → `pods`), if any.
@@ -176,9 +180,14 @@ pub fn expectation_problem(expected: &str) -> Option<String> {
     let program_like = first
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-        && first.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '/');
+        && first
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '/');
     if !program_like {
-        return Some(format!("starts with `{first}`, which is not a program name"));
+        return Some(format!(
+            "starts with `{first}`, which is not a program name"
+        ));
     }
     None
 }
@@ -212,7 +221,10 @@ mod tests {
         ] {
             assert!(matches("kubectl get pods", command), "{command}");
         }
-        assert!(matches("kubectl get deploy", "kubectl get deployments.apps"));
+        assert!(matches(
+            "kubectl get deploy",
+            "kubectl get deployments.apps"
+        ));
         assert!(matches("kubectl get svc", "kubectl get services"));
         assert!(matches("kubectl get replicaset", "kubectl get rs"));
         assert!(matches("kubectl get sts", "kubectl get statefulset"));
@@ -253,7 +265,17 @@ mod tests {
     fn quotes_and_escapes_make_one_word() {
         assert_eq!(
             words(r#"kubectl exec web -- sh -c "echo \"hi\"" 'a b' c\ d"#),
-            ["kubectl", "exec", "web", "--", "sh", "-c", "echo \"hi\"", "a b", "c d"]
+            [
+                "kubectl",
+                "exec",
+                "web",
+                "--",
+                "sh",
+                "-c",
+                "echo \"hi\"",
+                "a b",
+                "c d"
+            ]
         );
     }
 

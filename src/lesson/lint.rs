@@ -220,7 +220,10 @@ impl<'a> Cx<'a> {
                 self.error(
                     &format!("{path}.expect[{e}]"),
                     format!("expected command `{}` {problem}", expected.trim()),
-                    Some("write the program and the words to look for, e.g. `kubectl logs`".to_owned()),
+                    Some(
+                        "write the program and the words to look for, e.g. `kubectl logs`"
+                            .to_owned(),
+                    ),
                 );
             }
         }

@@ -10,6 +10,7 @@ mod lint;
 mod run_json;
 mod run_pty;
 mod run_sandbox;
+mod run_shell;
 mod sandbox_controllers;
 mod sandbox_junk;
 mod sandbox_kube;

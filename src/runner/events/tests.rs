@@ -199,6 +199,7 @@ async fn run_with(
             input: input_rx,
             input_mode: Arc::new(Mutex::new(InputMode::Idle)),
             save: &mut save,
+            shells: None,
             config: LoopConfig {
                 interactive,
                 timeout_scale,
