@@ -5,7 +5,8 @@
 //! matches when its program is the expectation's first word and every further word of the
 //! expectation follows, in order, with other words allowed between and after. kubectl's
 //! resource names are equated with their singular, plural and short forms, `TYPE/NAME` counts
-//! as both words, and `-n X` / `--namespace X` are ignored on both sides.
+//! as both words, and `-n X` / `--namespace X` are ignored on both sides. A URL is the same
+//! with or without `http://`, a trailing `/`, or `127.0.0.1` for `localhost`.
 
 /// Resources the learner may name that the sandbox does not serve, as
 /// `(plural, singular, short names)`; the sandbox's own table gives the rest.
@@ -131,10 +132,27 @@ fn normalized(words: &[String]) -> Vec<String> {
             }
             // Only an argument can be a resource name; the program (`kubectl`) stays itself.
             (Some(plural), None) if !out.is_empty() => out.push(plural.to_owned()),
-            _ => out.push(word.clone()),
+            _ => out.push(url_word(word)),
         }
     }
     out
+}
+
+/// `http://127.0.0.1:8001/version/` as `localhost:8001/version`; other words as they are.
+fn url_word(word: &str) -> String {
+    let bare = word
+        .strip_prefix("http://")
+        .or_else(|| word.strip_prefix("https://"))
+        .unwrap_or(word);
+    let bare = match bare.strip_prefix("127.0.0.1") {
+        Some(rest) if rest.is_empty() || rest.starts_with([':', '/']) => format!("localhost{rest}"),
+        _ => bare.to_owned(),
+    };
+    if bare.len() > 1 && bare.contains(':') {
+        bare.trim_end_matches('/').to_owned()
+    } else {
+        bare
+    }
 }
 
 /// Whether `command` (a whole command line) does what `expected` (an `expect:` entry) names.
@@ -259,6 +277,25 @@ mod tests {
         assert!(matches("curl", "sleep 1; curl -s localhost:8001/api"));
         assert!(matches("curl", "URL=x /usr/bin/curl -s $URL"));
         assert!(!matches("grep", "echo 'a | grep b'"));
+    }
+
+    #[test]
+    fn urls_match_with_or_without_scheme_trailing_slash_or_loopback_address() {
+        for command in [
+            "curl http://localhost:8001/version",
+            "curl localhost:8001/version/",
+            "curl -s http://127.0.0.1:8001/version",
+        ] {
+            assert!(matches("curl localhost:8001/version", command), "{command}");
+        }
+        assert!(!matches(
+            "curl localhost:8001/version",
+            "curl localhost:8001/api"
+        ));
+        assert!(!matches(
+            "curl localhost:8001/version",
+            "curl localhost:8002/version"
+        ));
     }
 
     #[test]

@@ -174,6 +174,10 @@ pub struct Loop<'a, S, O> {
 impl<S: GoalSource, O: Output> Loop<'_, S, O> {
     /// Runs the lesson until it passes, fails, the learner quits or presses Ctrl-C.
     pub async fn run(mut self) -> Result<Ending, SourceError> {
+        self.publish_captures();
+        // Shells connected before the run are announced, and counted for the first step;
+        // no step is current yet, so nothing can pass.
+        self.poll_shells(true);
         let mut queue: VecDeque<Transition> = self.machine.start().into();
         let mut deadline: Option<Instant> = None;
         let mut last_http = Instant::now();
@@ -185,7 +189,6 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
         // the step stays as it is (a menu choice then still applies to the step it was made
         // for). What happens meanwhile is caught up on when the menu closes.
         let mut menu = MenuState::default();
-        self.publish_captures();
         loop {
             while let Some(transition) = queue.pop_front() {
                 self.output.transition(self.machine, &transition);
