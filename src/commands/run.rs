@@ -129,7 +129,7 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
     });
     if shells.is_some() {
         mode.say(&format!(
-            "Open a connected terminal: run {} in another terminal (as many as you like). It points kubectl at this lesson's cluster and namespace, keeps captured values exported, and lets reading steps see the commands you run.",
+            "Open a connected terminal: run {} in another terminal (as many as you like). It points kubectl at this lesson's cluster and namespace, keeps captured values exported, and lets reading steps see the commands you run there.",
             "kubetutor shell".style(console.styles(Stream::Stdout).command)
         ));
     }
@@ -234,7 +234,7 @@ fn announce(
     if let Some(sandbox) = &opened.sandbox {
         let kubeconfig = sandbox.kubeconfig.display().to_string();
         mode.say(&format!(
-            "The embedded sandbox cluster is running. In a second terminal, paste:\n\n    export KUBECONFIG={}\n",
+            "The embedded sandbox cluster is running. To point a terminal at it by hand, paste:\n\n    export KUBECONFIG={}\n",
             shell_quote(&kubeconfig)
         ));
         if let Some(json) = json {
