@@ -4,11 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use crate::lesson::Lesson;
-use crate::shell::kubeconfig;
+use crate::shell::kubeconfig::{self, KubeconfigCopyError};
+use crate::shell::session::{CommandsTail, SessionDir, SessionDirError, SessionInfo, write_atomic};
 
-use crate::shell::session::{CommandsTail, SessionDir, SessionDirError, SessionInfo};
+/// Polls between two looks at the source kubeconfig's modification time (about a second).
+const SOURCE_CHECK_POLLS: u32 = 10;
 
 /// Something the connected shells did since the last poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +52,77 @@ pub struct SessionShells {
     live: BTreeSet<u32>,
     owner: bool,
     published: Option<BTreeMap<String, String>>,
+    source: Option<Source>,
+}
+
+/// Where the session's kubeconfig was copied from, to copy it again when that file changes:
+/// a restarted sandbox rewrites its credentials, and the shells' copy must follow.
+#[derive(Debug)]
+struct Source {
+    target: ShellTarget,
+    namespace: String,
+    stamp: Vec<Option<SystemTime>>,
+    polls: u32,
+}
+
+impl Source {
+    fn new(target: &ShellTarget, namespace: &str) -> Self {
+        let mut source = Source {
+            target: target.clone(),
+            namespace: namespace.to_owned(),
+            stamp: Vec::new(),
+            polls: 0,
+        };
+        source.stamp = source.current_stamp();
+        source
+    }
+
+    /// The files kube-rs reads for this target, as kubectl would.
+    fn files(&self) -> Vec<PathBuf> {
+        if let Some(path) = &self.target.kubeconfig {
+            return vec![path.clone()];
+        }
+        match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+            Some(list) => std::env::split_paths(&list).collect(),
+            None => dirs::home_dir()
+                .map(|home| home.join(".kube").join("config"))
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    fn current_stamp(&self) -> Vec<Option<SystemTime>> {
+        self.files()
+            .iter()
+            .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+            .collect()
+    }
+
+    fn render(&self) -> Result<String, KubeconfigCopyError> {
+        let (config, context) = kubeconfig::pick_context(
+            self.target.kubeconfig.as_deref(),
+            Some(&self.target.context),
+        )?;
+        kubeconfig::single_context(&config, &context, Some(&self.namespace))
+    }
+
+    /// The new copy, when the source changed since the last one (checked every
+    /// [`SOURCE_CHECK_POLLS`] polls).
+    fn changed(&mut self) -> Option<String> {
+        self.polls += 1;
+        if self.polls < SOURCE_CHECK_POLLS {
+            return None;
+        }
+        self.polls = 0;
+        let stamp = self.current_stamp();
+        if stamp == self.stamp {
+            return None;
+        }
+        // A file caught half-written is read again at the next check.
+        let yaml = self.render().ok()?;
+        self.stamp = stamp;
+        Some(yaml)
+    }
 }
 
 impl SessionShells {
@@ -66,6 +140,7 @@ impl SessionShells {
             live: BTreeSet::new(),
             owner: true,
             published: None,
+            source: None,
         })
     }
 }
@@ -90,11 +165,8 @@ pub fn open(
     namespace: &str,
     target: &ShellTarget,
 ) -> Option<SessionShells> {
-    let kubeconfig = kubeconfig::pick_context(target.kubeconfig.as_deref(), Some(&target.context))
-        .and_then(|(config, context)| {
-            kubeconfig::single_context(&config, &context, Some(namespace))
-        });
-    let kubeconfig = match kubeconfig {
+    let source = Source::new(target, namespace);
+    let kubeconfig = match source.render() {
         Ok(yaml) => yaml,
         Err(err) => {
             tracing::warn!("no connected terminals: {}", crate::error::chain(&err));
@@ -109,9 +181,11 @@ pub fn open(
         server: target.server.clone(),
         namespace: namespace.to_owned(),
     };
-    SessionShells::publish(SessionDir::at(state_dir), &info, &kubeconfig)
+    let mut shells = SessionShells::publish(SessionDir::at(state_dir), &info, &kubeconfig)
         .map_err(|err| tracing::warn!("no connected terminals: {}", crate::error::chain(&err)))
-        .ok()
+        .ok()?;
+    shells.source = Some(source);
+    Some(shells)
 }
 
 impl Shells for SessionShells {
@@ -125,6 +199,12 @@ impl Shells for SessionShells {
             self.live.clear();
             events.push(ShellEvent::TakenOver);
             return events;
+        }
+        if let Some(yaml) = self.source.as_mut().and_then(Source::changed) {
+            let path = self.dir.kubeconfig_path();
+            if let Err(err) = write_atomic(&path, yaml.as_bytes(), 0o600) {
+                tracing::warn!("{}", crate::error::chain(&err));
+            }
         }
         let live = self.dir.live_shells();
         events.extend(
@@ -187,12 +267,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn shells_connect_report_commands_and_disconnect() {
+    /// A session this test process owns, in a temporary state folder.
+    fn published() -> (tempfile::TempDir, SessionDir, SessionShells) {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = SessionDir::at(tmp.path());
-        let mut shells =
+        let shells =
             SessionShells::publish(dir.clone(), &info(std::process::id()), "").expect("publish");
+        (tmp, dir, shells)
+    }
+
+    #[test]
+    fn shells_connect_report_commands_and_disconnect() {
+        let (_tmp, dir, mut shells) = published();
         assert!(shells.poll().is_empty());
         assert!(!shells.connected());
 
@@ -224,11 +310,43 @@ mod tests {
     }
 
     #[test]
-    fn captures_are_written_when_they_change_and_a_newer_run_takes_over() {
+    fn the_copy_follows_the_source_kubeconfig_when_it_is_rewritten() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = SessionDir::at(tmp.path());
+        let source = tmp.path().join("config");
+        let config = |token: &str| {
+            format!(
+                "apiVersion: v1\nkind: Config\ncurrent-context: s\nclusters:\n- name: s\n  cluster: {{server: 'https://127.0.0.1:1'}}\nusers:\n- name: s\n  user: {{token: {token}}}\ncontexts:\n- name: s\n  context: {{cluster: s, user: s}}\n"
+            )
+        };
+        std::fs::write(&source, config("first")).expect("write");
+        let target = ShellTarget {
+            kubeconfig: Some(source.clone()),
+            context: "s".to_owned(),
+            server: "https://127.0.0.1:1".to_owned(),
+        };
+        let lesson: Lesson =
+            serde_yaml::from_str("version: 1\ntitle: L\nsteps: []\n").expect("lesson");
         let mut shells =
-            SessionShells::publish(dir.clone(), &info(std::process::id()), "").expect("publish");
+            open(tmp.path(), Path::new("l.yaml"), &lesson, "demo", &target).expect("published");
+        let copy = shells.dir.kubeconfig_path();
+        let read = || std::fs::read_to_string(&copy).expect("copy");
+        assert!(read().contains("first") && read().contains("namespace: demo"));
+        // Rewritten with an older time than before: any change of the time counts.
+        std::fs::write(&source, config("second")).expect("rewrite");
+        let file = std::fs::File::options()
+            .write(true)
+            .open(&source)
+            .expect("open");
+        file.set_modified(SystemTime::UNIX_EPOCH).expect("touch");
+        for _ in 0..SOURCE_CHECK_POLLS {
+            shells.poll();
+        }
+        assert!(read().contains("second"), "{}", read());
+    }
+
+    #[test]
+    fn captures_are_written_when_they_change_and_a_newer_run_takes_over() {
+        let (_tmp, dir, mut shells) = published();
         let captured = BTreeMap::from([("POD".to_owned(), "web-1".to_owned())]);
         shells.captures_changed(&captured);
         let text = std::fs::read_to_string(dir.captures_path()).expect("read");
