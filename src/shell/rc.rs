@@ -109,7 +109,12 @@ __kubetutor_arm() { __kubetutor_armed=1; }
 __kubetutor_last_history
 __kubetutor_hist=$__kubetutor_histno
 trap '__kubetutor_preexec' DEBUG
-PROMPT_COMMAND="__kubetutor_precmd;${PROMPT_COMMAND:+$PROMPT_COMMAND;}__kubetutor_arm"
+# bash 5.1 runs every element of an array PROMPT_COMMAND: ours go first and last.
+if [ "${#PROMPT_COMMAND[@]}" -gt 1 ]; then
+  PROMPT_COMMAND=(__kubetutor_precmd "${PROMPT_COMMAND[@]}" __kubetutor_arm)
+else
+  PROMPT_COMMAND="__kubetutor_precmd;${PROMPT_COMMAND:+$PROMPT_COMMAND;}__kubetutor_arm"
+fi
 "#;
 
 /// zsh: `preexec` gets the line as typed, `precmd` runs before each prompt; ours goes first
