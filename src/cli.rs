@@ -40,6 +40,9 @@ pub enum Command {
     /// Serve the embedded sandbox cluster until Ctrl-C, or manage the lasting practice cluster
     /// (start, stop, status, delete).
     Sandbox(SandboxArgs),
+    /// Open your shell connected to the running lesson: its cluster, namespace and captured
+    /// values, with the commands you run seen by `kubetutor run`.
+    Shell(ShellArgs),
 }
 
 /// Arguments of `kubetutor run`.
@@ -219,6 +222,20 @@ pub struct ServePracticeArgs {
     /// Simulation speed.
     #[arg(long)]
     pub speed: Option<f64>,
+}
+
+/// Arguments of `kubetutor shell`.
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// The lesson you expect to be running; with no run active, its namespace is used.
+    #[arg(long)]
+    pub lesson: Option<PathBuf>,
+    /// With no lesson running: the kubeconfig context to point at (default: the current one).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// With no lesson running: the namespace to point at (default: the context's).
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
 }
 
 #[cfg(test)]

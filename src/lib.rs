@@ -15,4 +15,5 @@ pub(crate) mod practice;
 pub(crate) mod rehearsal;
 pub(crate) mod runner;
 pub mod sandbox;
+pub(crate) mod shell;
 pub(crate) mod term;

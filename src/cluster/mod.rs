@@ -73,6 +73,12 @@ impl Cluster {
         &self.context
     }
 
+    /// The kubeconfig file this cluster was read from, when one was named (`None`:
+    /// `$KUBECONFIG` or `~/.kube/config`, or a cluster built from parts).
+    pub fn kubeconfig_path(&self) -> Option<&std::path::Path> {
+        self.choice.as_ref()?.kubeconfig.as_deref()
+    }
+
     /// The API server URL.
     pub fn server(&self) -> &str {
         &self.server

@@ -7,6 +7,7 @@ pub(crate) mod list;
 pub(crate) mod run;
 pub(crate) mod sandbox;
 pub(crate) mod schema;
+pub(crate) mod shell;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Sandbox(args) => sandbox::run(args, &console),
         Command::Run(args) => run::run(args, &console),
         Command::Check(args) => check::run(args, &console),
+        Command::Shell(args) => shell::run(&args, &console),
     };
     match result {
         Ok(code) => code,

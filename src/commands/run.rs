@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use owo_colors::OwoColorize;
 use tokio::sync::mpsc;
 
 use super::choose;
@@ -19,6 +20,7 @@ use crate::runner::json::{JsonEvent, JsonOutput, JsonWriter};
 use crate::runner::machine::Machine;
 use crate::runner::progress::{self, Progress};
 use crate::runner::session::{self, Opened, Place, SessionError};
+use crate::runner::shells::{self, SessionShells, ShellTarget, Shells};
 use crate::runner::source::GoalSource;
 use crate::runner::ui::screen::{Screen, shell_quote};
 use crate::runner::ui::{prompt, restore_terminal};
@@ -103,11 +105,35 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
     })?;
 
     let place = choose_place(&args, &state_dir, &namespace, mode).await?;
+    let from_context = match &place {
+        Place::Cluster(cluster) => Some(ShellTarget {
+            kubeconfig: cluster.kubeconfig_path().map(Path::to_owned),
+            context: cluster.context().to_owned(),
+            server: cluster.server().to_owned(),
+        }),
+        Place::Practice { .. } => None,
+    };
     let mut session = session::open(place, &lesson, &namespace)
         .await
         .map_err(session_error)?;
     let mut json = mode.json.then(|| JsonWriter::new(std::io::stdout()));
     announce(&session.opened, &namespace, mode, json.as_mut());
+    let target = from_context.or_else(|| {
+        session.opened.sandbox.as_ref().map(|sandbox| ShellTarget {
+            kubeconfig: Some(sandbox.kubeconfig.clone()),
+            context: sandbox.context.clone(),
+            server: sandbox.server.clone(),
+        })
+    });
+    let mut shells = target.and_then(|target| {
+        shells::open(&state_dir, &loaded.canonical, &lesson, &namespace, &target)
+    });
+    if shells.is_some() {
+        mode.say(&format!(
+            "Open a connected terminal: run {} in another terminal (as many as you like). It points kubectl at this lesson's cluster and namespace, keeps captured values exported, and lets reading steps see the commands you run there.",
+            "kubetutor shell".style(console.styles(Stream::Stdout).command)
+        ));
+    }
     if args.reset {
         mode.say("Progress reset: starting at step 1.");
     }
@@ -126,15 +152,18 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
     let ending = match json {
         Some(writer) => {
             let mut output = JsonOutput::new(writer, path.display().to_string());
-            run.drive(machine, &mut session.source, &mut output).await
+            run.drive(machine, &mut session.source, &mut output, shells.as_mut())
+                .await
         }
         None => {
             let styles = console.styles(Stream::Stdout);
             let spinners = mode.interactive && console.stdout_tty;
             let mut output = Screen::new(styles, spinners, mode.interactive);
-            run.drive(machine, &mut session.source, &mut output).await
+            run.drive(machine, &mut session.source, &mut output, shells.as_mut())
+                .await
         }
     };
+    drop(shells);
     let on_practice = session.opened.sandbox.is_some();
     session.shutdown().await;
     if on_practice {
@@ -304,6 +333,7 @@ impl Drive<'_> {
         mut machine: Machine,
         source: &mut S,
         output: &mut O,
+        shells: Option<&mut SessionShells>,
     ) -> Result<Ending, Error> {
         let (input_tx, input_rx) = mpsc::unbounded_channel();
         let input_mode = Arc::new(Mutex::new(InputMode::Idle));
@@ -325,6 +355,7 @@ impl Drive<'_> {
             input: input_rx,
             input_mode,
             save: &mut save,
+            shells: shells.map(|s| s as &mut dyn Shells),
             config: LoopConfig {
                 interactive: self.mode.interactive,
                 timeout_scale: self.timeout_scale,

@@ -195,6 +195,38 @@ impl<'a> Cx<'a> {
         for (g, goal) in step.goals.iter().enumerate() {
             self.goal(goal, &format!("{path}.goals[{g}]"));
         }
+        self.expectations(i);
+    }
+
+    /// `expect:` entries: one plain command each, on reading steps only (a step with goals
+    /// passes on the cluster's state, so what the learner typed would never be asked for).
+    fn expectations(&mut self, i: usize) {
+        let loaded: &'a LoadedLesson = self.loaded;
+        let step = &loaded.lesson.steps[i];
+        let path = format!("steps[{i}]");
+        if !step.expect.is_empty() && !step.goals.is_empty() {
+            let span = self.loaded.positions.entry_span(&format!("{path}.expect"));
+            self.error_at(
+                span,
+                format!(
+                    "step `{}` has goals, so its `expect` would never be waited for",
+                    step.id
+                ),
+                Some("move the commands to a reading step, or drop `expect`".to_owned()),
+            );
+        }
+        for (e, expected) in step.expect.iter().enumerate() {
+            if let Some(problem) = crate::k8s::command::expectation_problem(expected) {
+                self.error(
+                    &format!("{path}.expect[{e}]"),
+                    format!("expected command `{}` {problem}", expected.trim()),
+                    Some(
+                        "write the program and the words to look for, e.g. `kubectl logs`"
+                            .to_owned(),
+                    ),
+                );
+            }
+        }
     }
 
     fn step_ids(&mut self) {

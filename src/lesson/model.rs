@@ -131,6 +131,11 @@ pub struct Step {
     /// Conditions that must all hold on the cluster; none makes this a reading step.
     #[serde(default)]
     pub goals: Vec<Goal>,
+    /// Reading steps: commands a connected terminal (`kubetutor shell`) must run successfully
+    /// for the step to pass, matched on words (`kubectl describe pod` matches `kubectl
+    /// describe pods web-1 -n demo`); without a connected terminal, Enter passes the step.
+    #[serde(default)]
+    pub expect: Vec<String>,
     /// How long the goals may take once the step starts (`90s`, `2m`, `1m30s`); default 2m.
     #[serde(default)]
     pub timeout: Option<Timeout>,

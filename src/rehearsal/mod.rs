@@ -125,7 +125,11 @@ impl StepResult {
         let duration_ms = millis(self.duration);
         let output = Some(self.output.clone());
         match &self.outcome {
-            Outcome::Passed => JsonEvent::StepPassed { step, duration_ms },
+            Outcome::Passed => JsonEvent::StepPassed {
+                step,
+                duration_ms,
+                by: None,
+            },
             Outcome::Failed { reason, details } => JsonEvent::StepFailed {
                 step,
                 reason: reason.clone(),
@@ -278,6 +282,7 @@ async fn check_step<W: Write>(
         input: input_rx,
         input_mode: Arc::new(Mutex::new(InputMode::Idle)),
         save: &mut |_: &Machine| {},
+        shells: None,
         config: LoopConfig {
             interactive: false,
             http_poll: HTTP_POLL,

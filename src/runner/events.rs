@@ -10,6 +10,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::lesson::{Goal, Step};
 use crate::runner::machine::{GoalReport, Machine, Phase, Transition};
+use crate::runner::shells::{ShellEvent, Shells};
 use crate::runner::source::{ClusterEvent, GoalSource, SourceError};
 
 /// What the learner asked for, from the prompt thread (or Ctrl-C, from the signal task).
@@ -164,6 +165,8 @@ pub struct Loop<'a, S, O> {
     pub input_mode: Arc<Mutex<InputMode>>,
     /// Saves progress; called after every step and when the loop ends.
     pub save: &'a mut dyn FnMut(&Machine),
+    /// Connected terminals, when the run published a session for them.
+    pub shells: Option<&'a mut dyn Shells>,
     /// Tunables.
     pub config: LoopConfig,
 }
@@ -171,6 +174,10 @@ pub struct Loop<'a, S, O> {
 impl<S: GoalSource, O: Output> Loop<'_, S, O> {
     /// Runs the lesson until it passes, fails, the learner quits or presses Ctrl-C.
     pub async fn run(mut self) -> Result<Ending, SourceError> {
+        self.publish_captures();
+        // Shells connected before the run are announced, and counted for the first step;
+        // no step is current yet, so nothing can pass.
+        self.poll_shells(true);
         let mut queue: VecDeque<Transition> = self.machine.start().into();
         let mut deadline: Option<Instant> = None;
         let mut last_http = Instant::now();
@@ -192,6 +199,11 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
                             deadline = None;
                             if self.config.interactive && input_open {
                                 self.set_mode(InputMode::Reading);
+                            } else if self.waits_for_shell() {
+                                // Nobody presses Enter here, but a connected terminal can run
+                                // the commands; the step's timeout bounds the wait.
+                                self.set_mode(InputMode::Idle);
+                                deadline = Some(Instant::now() + self.scaled(step.timeout()));
                             } else {
                                 queue.extend(self.machine.continue_reading());
                             }
@@ -206,6 +218,7 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
                     Transition::CapturesNeeded => queue.extend(self.try_captures()),
                     Transition::StepPassed { .. } | Transition::StepSkipped { .. } => {
                         (self.save)(self.machine);
+                        self.publish_captures();
                     }
                     Transition::LessonPassed => return Ok(self.finish(Ending::Passed)),
                     Transition::LessonFailed => return Ok(self.finish(Ending::Failed)),
@@ -213,6 +226,7 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
                     Transition::GoalMet { .. }
                     | Transition::GoalLost { .. }
                     | Transition::StepFailed { .. }
+                    | Transition::CommandSeen { .. }
                     | Transition::HintRevealed { .. } => {}
                 }
             }
@@ -252,6 +266,7 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
                     if self.machine.phase() == Phase::Capturing {
                         queue.extend(self.try_captures());
                     }
+                    queue.extend(self.poll_shells(input_open));
                 }
                 Event::Deadline => {
                     deadline = None;
@@ -293,12 +308,19 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
                         }
                         InputEvent::Skip => queue.extend(self.machine.skip()),
                         InputEvent::Quit => queue.extend(self.machine.quit()),
-                        InputEvent::Continue => queue.extend(self.machine.continue_reading()),
+                        InputEvent::Continue => {
+                            let connected = self.shells_connected();
+                            let passed = self.machine.enter_pressed(connected);
+                            if passed.is_empty() && self.machine.waits_for_commands() {
+                                self.output.notice(&self.waiting_notice());
+                            }
+                            queue.extend(passed);
+                        }
                         InputEvent::Interrupted => return Ok(self.finish(Ending::Interrupted)),
                         InputEvent::Closed => {
                             input_open = false;
                             self.set_mode(InputMode::Idle);
-                            if self.machine.phase() == Phase::Reading {
+                            if self.machine.phase() == Phase::Reading && !self.waits_for_shell() {
                                 queue.extend(self.machine.continue_reading());
                             }
                         }
@@ -368,6 +390,60 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
 
     fn scaled(&self, timeout: Duration) -> Duration {
         timeout.mul_f64(self.config.timeout_scale.max(0.0))
+    }
+
+    fn shells_connected(&self) -> bool {
+        self.shells.as_deref().is_some_and(Shells::connected)
+    }
+
+    /// Whether the current reading step should wait for a connected terminal's commands.
+    fn waits_for_shell(&self) -> bool {
+        self.shells_connected() && self.machine.waits_for_commands()
+    }
+
+    fn waiting_notice(&self) -> String {
+        format!(
+            "This step passes when your connected terminal has run: {}",
+            self.machine.unseen().join(", ")
+        )
+    }
+
+    fn publish_captures(&mut self) {
+        if let Some(shells) = self.shells.as_deref_mut() {
+            shells.captures_changed(self.machine.captured());
+        }
+    }
+
+    /// What the connected terminals did: each connection and disconnection said once, each
+    /// command handed to the machine. A run nobody can press Enter in moves past a reading
+    /// step once no terminal is left to run its commands.
+    fn poll_shells(&mut self, input_open: bool) -> Vec<Transition> {
+        let Some(shells) = self.shells.as_deref_mut() else {
+            return Vec::new();
+        };
+        let events = shells.poll();
+        let mut out = Vec::new();
+        for event in events {
+            match event {
+                ShellEvent::Connected(pid) => self.output.notice(&format!(
+                    "A terminal connected (kubetutor shell, pid {pid}): commands run there count for this lesson."
+                )),
+                ShellEvent::Disconnected(pid) => {
+                    self.output.notice(&format!("The connected terminal (pid {pid}) closed."));
+                }
+                ShellEvent::TakenOver => self.output.notice(
+                    "Another kubetutor run took over the connected terminals; Enter continues reading steps here.",
+                ),
+                ShellEvent::Command { command, exit, .. } => {
+                    out.extend(self.machine.command_seen(&command, exit));
+                }
+            }
+        }
+        let nobody = !(self.config.interactive && input_open);
+        if nobody && self.machine.phase() == Phase::Reading && !self.waits_for_shell() {
+            out.extend(self.machine.continue_reading());
+        }
+        out
     }
 
     fn step_has_http(&self) -> bool {

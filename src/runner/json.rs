@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::lesson::{Goal, Step};
 use crate::runner::events::Output;
-use crate::runner::machine::{GoalReport, Machine, StepOutcome, Transition};
+use crate::runner::machine::{GoalReport, Machine, ReadBy, StepOutcome, Transition};
 
 /// The version of the event format every line carries; bumped when a field changes meaning
 /// or goes away (new events and new fields do not bump it).
@@ -87,6 +87,23 @@ pub enum JsonEvent {
         step: String,
         /// From the step's start to its pass.
         duration_ms: u64,
+        /// `run`, reading steps only: how the step passed (`commands`: a connected terminal
+        /// ran what it expects; `enter`: the learner pressed Enter; `at_once`: `--no-input`
+        /// with no connected terminal).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        by: Option<ReadBy>,
+    },
+    /// `run`: a connected terminal (`kubetutor shell`) ran a command while the step was
+    /// current.
+    CommandSeen {
+        /// Step id.
+        step: String,
+        /// The command line as entered.
+        command: String,
+        /// Its exit status.
+        exit: i32,
+        /// The step's `expect` entries it met for the first time.
+        expected: Vec<String>,
     },
     /// The step failed (its timeout expired, or in `check` its solution failed).
     StepFailed {
@@ -376,6 +393,26 @@ impl<W: Write> JsonOutput<W> {
             Transition::StepPassed { index } => Some(JsonEvent::StepPassed {
                 step: step_id(*index),
                 duration_ms: elapsed,
+                by: steps
+                    .get(*index)
+                    .filter(|step| step.goals.is_empty())
+                    .and(machine.read_by()),
+            }),
+            Transition::CommandSeen {
+                index,
+                command,
+                exit,
+                matched,
+            } => Some(JsonEvent::CommandSeen {
+                step: step_id(*index),
+                command: command.clone(),
+                exit: *exit,
+                expected: steps.get(*index).map_or_else(Vec::new, |step| {
+                    matched
+                        .iter()
+                        .filter_map(|e| step.expect.get(*e).cloned())
+                        .collect()
+                }),
             }),
             Transition::StepSkipped { index } => Some(JsonEvent::StepSkipped {
                 step: step_id(*index),

@@ -41,6 +41,18 @@ pub enum StepOutcome {
     Skipped,
 }
 
+/// How a reading step passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadBy {
+    /// A connected terminal ran every command the step expects.
+    Commands,
+    /// The learner pressed Enter.
+    Enter,
+    /// Nobody was there to wait for (`--no-input` with no connected terminal).
+    AtOnce,
+}
+
 /// Where the current step stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -95,6 +107,17 @@ pub enum Transition {
         /// Index of the step in the lesson.
         index: usize,
     },
+    /// A connected terminal ran a command while this step was current.
+    CommandSeen {
+        /// Index of the step in the lesson.
+        index: usize,
+        /// The command line as the learner entered it.
+        command: String,
+        /// Its exit status.
+        exit: i32,
+        /// The step's expectations it met for the first time (indexes into `expect`).
+        matched: Vec<usize>,
+    },
     /// One more hint is shown.
     HintRevealed {
         /// Index of the hint in the step.
@@ -119,6 +142,8 @@ pub struct Machine {
     captured: BTreeMap<String, String>,
     capture_error: Option<String>,
     outcomes: Vec<(String, StepOutcome)>,
+    seen: Vec<bool>,
+    read_by: Option<ReadBy>,
 }
 
 impl Machine {
@@ -133,6 +158,8 @@ impl Machine {
             captured,
             capture_error: None,
             outcomes: Vec::new(),
+            seen: Vec::new(),
+            read_by: None,
         }
     }
 
@@ -241,10 +268,86 @@ impl Machine {
         }
     }
 
-    /// The learner read a reading step and continues.
+    /// A reading step passes without waiting: nobody is there to press Enter.
     pub fn continue_reading(&mut self) -> Vec<Transition> {
+        self.pass_reading(ReadBy::AtOnce)
+    }
+
+    /// The learner pressed Enter on a reading step: it passes, unless it expects commands and
+    /// a connected terminal can run them (then only those commands pass it).
+    pub fn enter_pressed(&mut self, shells_connected: bool) -> Vec<Transition> {
+        if shells_connected && self.waits_for_commands() {
+            return Vec::new();
+        }
+        self.pass_reading(ReadBy::Enter)
+    }
+
+    /// Whether the current step is a reading step with expected commands not seen yet.
+    pub fn waits_for_commands(&self) -> bool {
+        self.phase == Phase::Reading && self.seen.iter().any(|seen| !seen)
+    }
+
+    /// The current step's expected commands, each with whether it was seen since the step
+    /// started.
+    pub fn expected(&self) -> Vec<(&str, bool)> {
+        self.step()
+            .map(|step| {
+                step.expect
+                    .iter()
+                    .map(String::as_str)
+                    .zip(self.seen.iter().copied())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The current step's expected commands not seen yet.
+    pub fn unseen(&self) -> Vec<&str> {
+        self.expected()
+            .into_iter()
+            .filter(|(_, seen)| !seen)
+            .map(|(command, _)| command)
+            .collect()
+    }
+
+    /// How the last reading step that passed was passed.
+    pub fn read_by(&self) -> Option<ReadBy> {
+        self.read_by
+    }
+
+    /// A connected terminal ran `command`, which exited with `exit`; a reading step whose
+    /// every expectation has now been seen (each from a command that exited 0) passes.
+    pub fn command_seen(&mut self, command: &str, exit: i32) -> Vec<Transition> {
+        let Some(step) = self.step() else {
+            return Vec::new();
+        };
+        let mut matched = Vec::new();
+        if self.phase == Phase::Reading && exit == 0 {
+            for (e, expected) in step.expect.iter().enumerate() {
+                if !self.seen[e] && crate::k8s::command::matches(expected, command) {
+                    matched.push(e);
+                }
+            }
+        }
+        for e in &matched {
+            self.seen[*e] = true;
+        }
+        let mut out = vec![Transition::CommandSeen {
+            index: self.index,
+            command: command.to_owned(),
+            exit,
+            matched,
+        }];
+        if self.phase == Phase::Reading && !self.seen.is_empty() && !self.waits_for_commands() {
+            out.extend(self.pass_reading(ReadBy::Commands));
+        }
+        out
+    }
+
+    fn pass_reading(&mut self, by: ReadBy) -> Vec<Transition> {
         let mut out = Vec::new();
         if self.phase == Phase::Reading {
+            self.read_by = Some(by);
             self.pass(&mut out);
         }
         out
@@ -260,6 +363,12 @@ impl Machine {
                     .as_deref()
                     .unwrap_or("it is not available yet")
             ),
+            Phase::Reading if self.waits_for_commands() => {
+                format!(
+                    "timed out: the connected terminal did not run {}",
+                    self.unseen().join(", ")
+                )
+            }
             Phase::Reading | Phase::Finished => return Vec::new(),
         };
         self.phase = Phase::Finished;
@@ -346,6 +455,11 @@ impl Machine {
             return;
         };
         self.goals = step.goals.iter().map(|_| GoalReport::pending()).collect();
+        self.seen = if step.goals.is_empty() {
+            vec![false; step.expect.len()]
+        } else {
+            Vec::new()
+        };
         self.phase = if step.goals.is_empty() {
             Phase::Reading
         } else {
@@ -537,6 +651,96 @@ steps:
         assert!(m.quit().is_empty());
         assert!(m.skip().is_empty());
         assert_eq!(m.outcomes(), &[("create".to_owned(), StepOutcome::Skipped)]);
+    }
+
+    fn reading_lesson() -> Lesson {
+        serde_yaml::from_str(
+            r#"
+version: 1
+title: Reading
+steps:
+  - id: look
+    title: Look around
+    expect: [kubectl get pods, kubectl logs]
+  - id: again
+    title: Look again
+    expect: [kubectl get pods]
+  - id: plain
+    title: Just read
+"#,
+        )
+        .expect("test lesson parses")
+    }
+
+    #[test]
+    fn a_reading_step_with_expect_passes_once_every_command_ran_successfully() {
+        let mut m = Machine::new(reading_lesson(), 0, BTreeMap::new());
+        m.start();
+        assert!(m.waits_for_commands());
+        let t = m.command_seen("kubectl logs web", 1);
+        assert!(
+            matches!(&t[..], [Transition::CommandSeen { exit: 1, matched, .. }] if matched.is_empty())
+        );
+        let t = m.command_seen("kubectl logs web", 0);
+        assert!(matches!(&t[..], [Transition::CommandSeen { matched, .. }] if matched == &[1]));
+        assert_eq!(
+            m.expected(),
+            vec![("kubectl get pods", false), ("kubectl logs", true)]
+        );
+        // Seen once is enough: a second time matches nothing new.
+        let t = m.command_seen("kubectl logs web", 0);
+        assert!(matches!(&t[..], [Transition::CommandSeen { matched, .. }] if matched.is_empty()));
+        let t = m.command_seen("kubectl get po -n x", 0);
+        assert_eq!(
+            t[1..],
+            [
+                Transition::StepPassed { index: 0 },
+                Transition::StepStarted { index: 1 }
+            ]
+        );
+        assert_eq!(m.read_by(), Some(ReadBy::Commands));
+        // What was seen before a step started does not count for it.
+        assert_eq!(m.expected(), vec![("kubectl get pods", false)]);
+        m.command_seen("kubectl get pods", 0);
+        // A step without expectations does not pass on commands.
+        assert_eq!(m.index(), 2);
+        let t = m.command_seen("kubectl get pods", 0);
+        assert_eq!(t.len(), 1);
+        assert_eq!(m.phase(), Phase::Reading);
+    }
+
+    #[test]
+    fn enter_passes_a_reading_step_only_when_no_terminal_can_run_its_commands() {
+        let mut m = Machine::new(reading_lesson(), 0, BTreeMap::new());
+        m.start();
+        m.command_seen("kubectl get pods", 0);
+        assert!(m.enter_pressed(true).is_empty());
+        assert_eq!(m.phase(), Phase::Reading);
+        assert_eq!(
+            m.enter_pressed(false)[0],
+            Transition::StepPassed { index: 0 }
+        );
+        assert_eq!(m.read_by(), Some(ReadBy::Enter));
+        assert_eq!(m.continue_reading()[0], Transition::StepPassed { index: 1 });
+        assert_eq!(m.read_by(), Some(ReadBy::AtOnce));
+        // No expectations: Enter passes even with a terminal connected.
+        assert!(!m.waits_for_commands());
+        assert_eq!(
+            m.enter_pressed(true)[0],
+            Transition::StepPassed { index: 2 }
+        );
+    }
+
+    #[test]
+    fn a_reading_step_waiting_for_commands_times_out_naming_them() {
+        let mut m = Machine::new(reading_lesson(), 0, BTreeMap::new());
+        m.start();
+        m.command_seen("kubectl get pods", 0);
+        let t = m.timed_out();
+        assert!(
+            matches!(&t[0], Transition::StepFailed { reason, .. } if reason.ends_with("did not run kubectl logs")),
+            "{t:?}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod live;
 pub mod machine;
 pub mod progress;
 pub mod session;
+pub mod shells;
 pub mod source;
 pub mod ui;
 

@@ -11,6 +11,7 @@ mod practice;
 mod run_json;
 mod run_pty;
 mod run_sandbox;
+mod run_shell;
 mod sandbox_controllers;
 mod sandbox_junk;
 mod sandbox_kube;

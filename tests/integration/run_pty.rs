@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use crate::run_json::{World, lesson_path};
 
-/// A private tmux server with one 120x40 shell window.
-struct Tmux {
+/// A private tmux server with one 120x40 shell window (and more on request).
+pub(crate) struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn start(dir: &Path) -> Option<Tmux> {
+    pub(crate) fn start(dir: &Path) -> Option<Tmux> {
         if Command::new("tmux").arg("-V").output().is_err() {
             eprintln!("\n!!!!!!!! SKIPPING a PTY test: tmux is not installed.\n");
             return None;
@@ -52,26 +52,48 @@ impl Tmux {
             .expect("tmux runs")
     }
 
+    /// A second window `name` running `command`, in the background (`main` stays the first).
+    pub(crate) fn window(&self, name: &str, command: &str) {
+        let out = self.cmd(&["new-window", "-d", "-t", "main", "-n", name, command]);
+        assert!(out.status.success(), "tmux opens a window: {out:?}");
+    }
+
     fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "main"];
+        self.keys_in("main:0", keys);
+    }
+
+    pub(crate) fn keys_in(&self, target: &str, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", target];
         args.extend_from_slice(keys);
         assert!(self.cmd(&args).status.success());
     }
 
-    fn line(&self, text: &str) {
-        self.keys(&["-l", text]);
-        self.keys(&["Enter"]);
+    pub(crate) fn line(&self, text: &str) {
+        self.line_in("main:0", text);
     }
 
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout)
+    pub(crate) fn line_in(&self, target: &str, text: &str) {
+        self.keys_in(target, &["-l", text]);
+        self.keys_in(target, &["Enter"]);
+    }
+
+    pub(crate) fn screen(&self) -> String {
+        self.screen_of("main:0")
+    }
+
+    pub(crate) fn screen_of(&self, target: &str) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", target]).stdout)
             .into_owned()
     }
 
-    fn wait_for(&self, text: &str) -> String {
+    pub(crate) fn wait_for(&self, text: &str) -> String {
+        self.wait_in("main:0", text)
+    }
+
+    pub(crate) fn wait_in(&self, target: &str, text: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(40);
         loop {
-            let screen = self.screen();
+            let screen = self.screen_of(target);
             if screen.contains(text) {
                 return screen;
             }

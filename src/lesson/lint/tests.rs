@@ -149,3 +149,19 @@ fn duplicate_catalogue_images_are_errors() {
         "{all:#?}"
     );
 }
+
+#[test]
+fn expectations_are_plain_commands_on_reading_steps() {
+    let reading = "  - id: look\n    title: Look\n    expect:\n      - kubectl get pods\n      - kubectl logs | head\n      - ''\n";
+    let all = findings(reading);
+    assert_eq!(all.len(), 2, "{all:#?}");
+    assert_eq!((all[0].0, all[0].1), (Severity::Error, 11));
+    assert!(all[0].2.contains("shell syntax `|`"), "{}", all[0].2);
+    assert_eq!(all[1].1, 12);
+    assert!(all[1].2.contains("is empty"), "{}", all[1].2);
+
+    let with_goals = format!("{OK_STEP}    expect:\n      - kubectl get pods\n");
+    let (sev, line, msg) = only(&with_goals);
+    assert_eq!((sev, line), (Severity::Error, 15));
+    assert!(msg.contains("has goals"), "{msg}");
+}

@@ -165,6 +165,16 @@ async fn run_with(
     timeout_scale: f64,
     script: impl FnOnce(Harness) -> tokio::task::JoinHandle<()>,
 ) -> (Ending, Recorder, Vec<String>, Machine) {
+    run_lesson(lesson(), None, interactive, timeout_scale, script).await
+}
+
+async fn run_lesson(
+    lesson: Lesson,
+    mut shells: Option<FakeShells>,
+    interactive: bool,
+    timeout_scale: f64,
+    script: impl FnOnce(Harness) -> tokio::task::JoinHandle<()>,
+) -> (Ending, Recorder, Vec<String>, Machine) {
     let reports = Arc::new(Mutex::new(BTreeMap::new()));
     let (signal_tx, signal_rx) = mpsc::unbounded_channel();
     let (input_tx, input_rx) = mpsc::unbounded_channel();
@@ -181,7 +191,7 @@ async fn run_with(
         cluster_at: Vec::new(),
         updates: Vec::new(),
     };
-    let mut machine = Machine::new(lesson(), 0, BTreeMap::new());
+    let mut machine = Machine::new(lesson, 0, BTreeMap::new());
     let mut saves = 0;
     let mut save = |_: &Machine| saves += 1;
     let task = script(Harness {
@@ -199,6 +209,7 @@ async fn run_with(
             input: input_rx,
             input_mode: Arc::new(Mutex::new(InputMode::Idle)),
             save: &mut save,
+            shells: shells.as_mut().map(|s| s as &mut dyn Shells),
             config: LoopConfig {
                 interactive,
                 timeout_scale,
@@ -496,5 +507,239 @@ async fn a_recovery_while_the_menu_is_open_is_reported_when_it_closes() {
         output.events().contains(&"step_passed make".to_owned()),
         "{:?}",
         output.events()
+    );
+}
+
+/// Connected shells as the test scripts them: events to hand out, and whether one is
+/// connected; captures the loop published are recorded.
+#[derive(Default)]
+struct FakeShellState {
+    pending: Vec<ShellEvent>,
+    live: usize,
+    published: Vec<BTreeMap<String, String>>,
+}
+
+#[derive(Clone, Default)]
+struct FakeShells(Arc<Mutex<FakeShellState>>);
+
+impl FakeShells {
+    fn push(&self, event: ShellEvent) {
+        self.0.lock().unwrap().pending.push(event);
+    }
+
+    fn command(&self, command: &str, exit: i32) {
+        self.push(ShellEvent::Command {
+            shell: 7,
+            command: command.to_owned(),
+            exit,
+        });
+    }
+}
+
+impl Shells for FakeShells {
+    fn poll(&mut self) -> Vec<ShellEvent> {
+        let mut state = self.0.lock().unwrap();
+        let events = std::mem::take(&mut state.pending);
+        for event in &events {
+            match event {
+                ShellEvent::Connected(_) => state.live += 1,
+                ShellEvent::Disconnected(_) => state.live -= 1,
+                _ => {}
+            }
+        }
+        events
+    }
+
+    fn connected(&self) -> bool {
+        self.0.lock().unwrap().live > 0
+    }
+
+    fn captures_changed(&mut self, captured: &BTreeMap<String, String>) {
+        self.0.lock().unwrap().published.push(captured.clone());
+    }
+}
+
+fn reading_lesson() -> Lesson {
+    serde_yaml::from_str(
+        r#"
+version: 1
+title: T
+steps:
+  - id: make
+    title: Make
+    timeout: 10s
+    goals:
+      - kind: scaled
+        deployment: web
+        replicas: 2
+    capture:
+      - name: POD
+        from: {apiVersion: v1, kind: Pod}
+        path: .metadata.name
+  - id: look
+    title: Look
+    timeout: 10s
+    expect: [kubectl get pods, kubectl logs]
+"#,
+    )
+    .unwrap()
+}
+
+/// Enough paused time for a few ticks, each of which polls the shells.
+const POLLS: Duration = Duration::from_millis(350);
+
+fn read_by(output: &Recorder, step: &str) -> serde_json::Value {
+    let text = String::from_utf8(output.json_bytes()).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["event"] == "step_passed" && v["step"] == step)
+        .map(|v| v["by"].clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_a_shell_connected_enter_does_not_pass_a_reading_step_its_commands_do() {
+    let shells = FakeShells::default();
+    let script_shells = shells.clone();
+    let (ending, output, _, _) =
+        run_lesson(reading_lesson(), Some(shells.clone()), true, 1.0, |h| {
+            tokio::spawn(async move {
+                script_shells.push(ShellEvent::Connected(7));
+                elapse(POLLS).await;
+                set(&h, "make", &[true]);
+                settle().await;
+                // Typed into the runner's window: Enter alone never passes it while a shell can.
+                let _ = h.input.send(InputEvent::Continue);
+                elapse(POLLS).await;
+                script_shells.command("kubectl logs web", 1);
+                script_shells.command("kubectl get po", 0);
+                elapse(POLLS).await;
+                let _ = h.input.send(InputEvent::Continue);
+                elapse(POLLS).await;
+                script_shells.command("kubectl logs web -n demo", 0);
+                elapse(POLLS).await;
+            })
+        })
+        .await;
+    assert_eq!(ending, Ending::Passed);
+    assert_eq!(
+        output.events(),
+        vec![
+            "step_started make",
+            "goal_met make",
+            "step_passed make",
+            "step_started look",
+            "command_seen look",
+            "command_seen look",
+            "command_seen look",
+            "step_passed look",
+            "lesson_passed",
+        ]
+    );
+    assert_eq!(read_by(&output, "look"), "commands");
+    assert_eq!(read_by(&output, "make"), serde_json::Value::Null);
+    let waiting: Vec<&String> = output
+        .notices
+        .iter()
+        .filter(|n| n.starts_with("This step passes when"))
+        .collect();
+    assert_eq!(
+        waiting,
+        [
+            "This step passes when your connected terminal has run: kubectl get pods, kubectl logs",
+            "This step passes when your connected terminal has run: kubectl logs",
+        ]
+    );
+    assert!(
+        output
+            .notices
+            .iter()
+            .any(|n| n.starts_with("A terminal connected")),
+        "{:?}",
+        output.notices
+    );
+    let published = shells.0.lock().unwrap().published.clone();
+    assert_eq!(published.first(), Some(&BTreeMap::new()));
+    assert_eq!(
+        published
+            .last()
+            .and_then(|c| c.get("POD"))
+            .map(String::as_str),
+        Some("value-of-POD"),
+        "the captured value reaches the shells"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_no_shell_enter_passes_a_reading_step_that_expects_commands() {
+    let shells = FakeShells::default();
+    let (ending, output, _, _) =
+        run_lesson(reading_lesson(), Some(shells.clone()), true, 1.0, |h| {
+            tokio::spawn(async move {
+                set(&h, "make", &[true]);
+                settle().await;
+                let _ = h.input.send(InputEvent::Continue);
+                settle().await;
+            })
+        })
+        .await;
+    assert_eq!(ending, Ending::Passed);
+    assert_eq!(read_by(&output, "look"), "enter");
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_input_a_reading_step_waits_for_a_connected_shell_until_it_closes() {
+    let shells = FakeShells::default();
+    shells.push(ShellEvent::Connected(7));
+    let script_shells = shells.clone();
+    let (ending, output, _, _) =
+        run_lesson(reading_lesson(), Some(shells.clone()), false, 1.0, |h| {
+            tokio::spawn(async move {
+                set(&h, "make", &[true]);
+                elapse(POLLS).await;
+                script_shells.command("kubectl get pods", 0);
+                elapse(POLLS).await;
+                script_shells.push(ShellEvent::Disconnected(7));
+                elapse(POLLS).await;
+            })
+        })
+        .await;
+    assert_eq!(ending, Ending::Passed);
+    assert_eq!(
+        output.events()[3..],
+        [
+            "step_started look",
+            "command_seen look",
+            "step_passed look",
+            "lesson_passed"
+        ]
+    );
+    assert_eq!(read_by(&output, "look"), "at_once");
+    assert!(
+        output.notices.iter().any(|n| n.contains("(pid 7) closed")),
+        "{:?}",
+        output.notices
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_input_a_reading_step_nobody_runs_the_commands_of_times_out() {
+    let shells = FakeShells::default();
+    shells.push(ShellEvent::Connected(7));
+    let (ending, output, _, _) =
+        run_lesson(reading_lesson(), Some(shells.clone()), false, 1.0, |h| {
+            tokio::spawn(async move {
+                set(&h, "make", &[true]);
+                settle().await;
+            })
+        })
+        .await;
+    assert_eq!(ending, Ending::Failed);
+    let text = String::from_utf8(output.json_bytes()).unwrap();
+    assert!(
+        text.contains(
+            "timed out: the connected terminal did not run kubectl get pods, kubectl logs"
+        ),
+        "{text}"
     );
 }

@@ -162,12 +162,22 @@ impl Output for Screen {
                         text.push_str(&format!("    {}\n", line.style(self.styles.export)));
                     }
                 }
+                if !step.expect.is_empty() {
+                    text.push_str(
+                        "\n  Passes when your connected terminal (kubetutor shell) has run:\n",
+                    );
+                    for expected in &step.expect {
+                        text.push_str(&format!("    ○ {}\n", expected.style(self.styles.command)));
+                    }
+                }
                 if step.goals.is_empty() {
                     if self.interactive {
-                        text.push_str(&format!(
-                            "\n  {}",
-                            "Press Enter to continue (q + Enter to quit).".style(self.styles.dim)
-                        ));
+                        let prompt = if step.expect.is_empty() {
+                            "Press Enter to continue (q + Enter to quit)."
+                        } else {
+                            "No terminal connected? Press Enter to continue (q + Enter to quit)."
+                        };
+                        text.push_str(&format!("\n  {}", prompt.style(self.styles.dim)));
                     }
                 } else {
                     text.push_str("\n  Goals:");
@@ -211,6 +221,18 @@ impl Output for Screen {
                         "  {} {}",
                         label.style(self.styles.hint),
                         wrap(text, self.width, "  ").trim_start()
+                    ));
+                }
+            }
+            Transition::CommandSeen { index, matched, .. } => {
+                let Some(step) = steps.get(*index) else {
+                    return;
+                };
+                for expected in matched.iter().filter_map(|e| step.expect.get(*e)) {
+                    self.say(&format!(
+                        "    {} {}",
+                        TICK.style(self.styles.success),
+                        expected.style(self.styles.command)
                     ));
                 }
             }
