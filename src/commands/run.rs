@@ -115,11 +115,17 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
     }
 
     let progress = plan.progress;
+    let earlier: Vec<_> = progress
+        .completed
+        .iter()
+        .map(|c| (c.id.clone(), c.outcome))
+        .collect();
     let machine = Machine::new(lesson, plan.index, progress.captured.clone());
     let run = Drive {
         progress,
         progress_path: &progress_path,
         mode,
+        keys: console.stdin_tty,
         timeout_scale: args.timeouts.timeout_scale,
     };
     let ending = match json {
@@ -130,7 +136,7 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
         None => {
             let styles = console.styles(Stream::Stdout);
             let spinners = mode.interactive && console.stdout_tty;
-            let mut output = Screen::new(styles, spinners, mode.interactive);
+            let mut output = Screen::new(styles, spinners, mode.interactive).with_history(earlier);
             run.drive(machine, &mut session.source, &mut output).await
         }
     };
@@ -257,6 +263,8 @@ struct Drive<'a> {
     progress: Progress,
     progress_path: &'a Path,
     mode: Mode,
+    /// Stdin is a terminal: read single keys, not lines.
+    keys: bool,
     timeout_scale: f64,
 }
 
@@ -270,7 +278,7 @@ impl Drive<'_> {
         let (input_tx, input_rx) = mpsc::unbounded_channel();
         let input_mode = Arc::new(Mutex::new(InputMode::Idle));
         if self.mode.interactive {
-            prompt::spawn(input_tx.clone(), input_mode.clone());
+            prompt::spawn(input_tx.clone(), input_mode.clone(), self.keys);
         }
         let interrupts = tokio::spawn(forward_interrupts(input_tx));
         let progress_path = self.progress_path;
@@ -301,9 +309,22 @@ impl Drive<'_> {
     }
 }
 
-/// Turns SIGINT into an input event, so Ctrl-C outside a prompt goes through the one loop.
+/// Turns SIGINT and SIGTERM into an input event, so both end the run through the one loop
+/// (progress saved, terminal restored). In raw mode Ctrl-C arrives as a key instead.
 async fn forward_interrupts(events: mpsc::UnboundedSender<InputEvent>) {
-    while tokio::signal::ctrl_c().await.is_ok() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    loop {
+        let terminated = async {
+            match term.as_mut() {
+                Some(term) => term.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            interrupted = tokio::signal::ctrl_c() => if interrupted.is_err() { return },
+            _ = terminated => {}
+        }
         if events.send(InputEvent::Interrupted).is_err() {
             return;
         }

@@ -27,10 +27,18 @@ pub enum InputEvent {
     Solution,
     /// Skip the current step.
     Skip,
+    /// `k` once: the next `k` skips the step.
+    SkipAsked,
     /// Quit, keeping progress.
     Quit,
-    /// Continue past a reading step.
+    /// Continue past a reading step (Enter with nothing typed).
     Continue,
+    /// Enter after text typed into this window: never a step's Enter.
+    Typed,
+    /// Show what each key does (`?`).
+    Legend,
+    /// The terminal was resized: the screen redraws.
+    Resized,
     /// Ctrl-C.
     Interrupted,
     /// Standard input closed: no more input will come.
@@ -60,6 +68,12 @@ pub enum Event {
     /// The current step's timeout expired.
     Deadline,
 }
+
+/// Said when text typed into the runner's window meets Enter (once per step).
+pub const KEYS_ONLY: &str =
+    "This window only takes keys (h s k q ?); type commands in your terminal";
+
+const SKIP_AGAIN: &str = "Press k again to skip this step.";
 
 const SLOW_STEP: &str =
     "This step is taking longer than expected. Press Enter for a hint, the solution or to skip it.";
@@ -116,6 +130,12 @@ pub trait Output {
     fn input_done(&mut self) {}
     /// Spinners advance.
     fn tick(&mut self) {}
+    /// Show what each key does.
+    fn legend(&mut self) {}
+    /// The terminal changed size: redraw what the current step shows.
+    fn resized(&mut self, machine: &Machine) {
+        let _ = machine;
+    }
     /// Show the solution of a step.
     fn solution(&mut self, step: &Step) {
         let _ = step;
@@ -182,6 +202,8 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
         // the step stays as it is (a menu choice then still applies to the step it was made
         // for). What happens meanwhile is caught up on when the menu closes.
         let mut menu = MenuState::default();
+        // The step whose "keys only" notice was shown: once per step is enough.
+        let mut keys_only_shown: Option<usize> = None;
         loop {
             while let Some(transition) = queue.pop_front() {
                 self.output.transition(self.machine, &transition);
@@ -294,6 +316,16 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
                         InputEvent::Skip => queue.extend(self.machine.skip()),
                         InputEvent::Quit => queue.extend(self.machine.quit()),
                         InputEvent::Continue => queue.extend(self.machine.continue_reading()),
+                        InputEvent::Typed => {
+                            let index = self.machine.index();
+                            if keys_only_shown != Some(index) {
+                                keys_only_shown = Some(index);
+                                self.output.notice(KEYS_ONLY);
+                            }
+                        }
+                        InputEvent::Legend => self.output.legend(),
+                        InputEvent::SkipAsked => self.output.notice(SKIP_AGAIN),
+                        InputEvent::Resized => self.output.resized(self.machine),
                         InputEvent::Interrupted => return Ok(self.finish(Ending::Interrupted)),
                         InputEvent::Closed => {
                             input_open = false;

@@ -90,6 +90,11 @@ impl Drop for Tmux {
     }
 }
 
+/// How many lines of `screen` contain `text`.
+fn lines_with(screen: &str, text: &str) -> usize {
+    screen.lines().filter(|line| line.contains(text)).count()
+}
+
 fn sane_terminal(tmux: &Tmux, dir: &Path, name: &str) {
     let file = dir.join(name);
     tmux.line(&format!("stty -a > {}", file.display()));
@@ -132,7 +137,7 @@ fn the_interactive_screen_ticks_goals_gives_hints_quits_resumes_and_survives_ctr
     tmux.wait_for("Step 2/5 · Create the deployment");
     tmux.wait_for("$ kubectl create deployment web --image=example/web:v1");
 
-    tmux.line("h");
+    tmux.keys(&["h"]);
     tmux.wait_for("Hint 1/1: kubectl create deployment takes --image");
 
     assert!(world.kubectl("kubectl create deployment web --image=example/web:v1"));
@@ -142,9 +147,9 @@ fn the_interactive_screen_ticks_goals_gives_hints_quits_resumes_and_survives_ctr
         "the goal is ticked:\n{screen}"
     );
     let screen = tmux.wait_for("Step 3/5 · Expose it");
-    assert!(screen.contains("export POD=web-"), "{screen}");
+    assert!(screen.contains("POD = web-"), "the current value: {screen}");
 
-    tmux.line("q");
+    tmux.keys(&["q"]);
     tmux.wait_for("EXIT-1:0");
 
     // The next run resumes; Ctrl-C inside the menu (inquire's raw mode) exits 130.
@@ -202,7 +207,7 @@ fn a_step_completed_while_the_menu_is_open_passes_when_it_closes_without_garblin
             .any(|l| l.starts_with("Step 3/5 · Expose it")),
         "the next step starts at the left margin:\n{screen}"
     );
-    tmux.line("q");
+    tmux.keys(&["q"]);
     tmux.wait_for("EXIT:0");
 }
 
@@ -255,4 +260,99 @@ fn the_learner_is_asked_before_a_cluster_that_is_not_a_practice_one() {
         screen.contains("not using context prod-cluster"),
         "{screen}"
     );
+}
+
+#[test]
+fn single_keys_act_without_enter_typed_text_passes_nothing_and_a_resize_redraws_cleanly() {
+    let Some(world) = World::start() else { return };
+    let Some(tmux) = Tmux::start(world.dir.path()) else {
+        return;
+    };
+    let run = |n: u32| {
+        format!(
+            "clear; printf 'RUN-%s\\n' {n}; {} run {} --context kubetutor-sandbox; echo EXIT-{n}:$?",
+            assert_cmd::cargo::cargo_bin("kubetutor").display(),
+            lesson_path().display()
+        )
+    };
+    tmux.line(&run(1));
+    tmux.wait_for("Step 1/5 · Read first  [intro]");
+    tmux.wait_for("Press Enter to continue");
+
+    // A command typed into this window by mistake, then Enter: the reading step stays.
+    tmux.keys(&["-l", "kubectl get pods"]);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("This window only takes keys");
+    assert!(!screen.contains("Step 1/5 passed"), "{screen}");
+    tmux.keys(&["?"]);
+    tmux.wait_for("Keys: h next hint");
+    // Enter with nothing typed continues.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Step 2/5 · Create the deployment  [create]");
+    tmux.wait_for("deployed: ");
+    tmux.keys(&["h"]);
+    let screen = tmux.wait_for("Hint 1/1:");
+    assert_eq!(
+        lines_with(&screen, "deployed: "),
+        1,
+        "one checklist line:\n{screen}"
+    );
+
+    // A narrower window: the step is redrawn at the new width, each line once.
+    tmux.cmd(&["resize-window", "-t", "main", "-x", "70", "-y", "30"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let screen = loop {
+        let screen = tmux.screen();
+        // The redraw starts from a clean screen: the earlier step is gone from it.
+        if !screen.contains("Step 1/5") && screen.contains("deployed: ") {
+            break screen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no redraw after the resize:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(150));
+    };
+    for once in [
+        "Step 2/5 · Create the deployment  [create]",
+        "$ kubectl create deployment web --image=example/web:v1",
+        "Hint 1/1:",
+        "deployed: ",
+    ] {
+        assert_eq!(lines_with(&screen, once), 1, "{once:?} once:\n{screen}");
+    }
+    assert!(
+        screen.lines().all(|line| line.chars().count() <= 70),
+        "{screen}"
+    );
+
+    // The menu leaves nothing behind when it closes: no answer line, one checklist line.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Show the solution");
+    tmux.keys(&["Escape"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let screen = loop {
+        let screen = tmux.screen();
+        if !screen.contains("What now?") && screen.contains("deployed: ") {
+            break screen;
+        }
+        assert!(Instant::now() < deadline, "the menu stays:\n{screen}");
+        std::thread::sleep(Duration::from_millis(150));
+    };
+    assert_eq!(lines_with(&screen, "deployed: "), 1, "{screen}");
+    assert!(!screen.contains("canceled"), "{screen}");
+
+    // q alone quits, progress saved, and the terminal is back to normal.
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("EXIT-1:0");
+    assert!(screen.contains("Progress saved"), "{screen}");
+    sane_terminal(&tmux, world.dir.path(), "stty-quit.txt");
+
+    // The next run resumes where q left it: progress was saved.
+    tmux.line(&run(2));
+    tmux.wait_for("Resuming at step 2/5 · Create the deployment");
+    tmux.wait_for("deployed: ");
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("EXIT-2:130");
+    sane_terminal(&tmux, world.dir.path(), "stty-ctrl-c.txt");
 }

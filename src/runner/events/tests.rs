@@ -356,6 +356,24 @@ async fn interactive_input_reveals_hints_shows_solutions_skips_and_quits() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn typed_text_never_passes_a_reading_step_and_the_notice_shows_once() {
+    let (ending, output, _, _) = run_with(true, 1.0, |h| {
+        tokio::spawn(async move {
+            settle().await;
+            h.input.send(InputEvent::Typed).unwrap();
+            h.input.send(InputEvent::Typed).unwrap();
+            settle().await;
+            h.input.send(InputEvent::Quit).unwrap();
+        })
+    })
+    .await;
+    assert_eq!(ending, Ending::Quit);
+    assert_eq!(output.events(), vec!["step_started read"]);
+    let shown = output.notices.iter().filter(|n| *n == KEYS_ONLY).count();
+    assert_eq!(shown, 1, "{:?}", output.notices);
+}
+
+#[tokio::test(start_paused = true)]
 async fn ctrl_c_ends_the_loop_as_interrupted() {
     let (ending, _, _, machine) = run_with(true, 1.0, |h| {
         tokio::spawn(async move {
