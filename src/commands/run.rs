@@ -1,5 +1,6 @@
 //! `kubetutor run`: follow a lesson with each goal checked live on a cluster.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,7 @@ use crate::cli::RunArgs;
 use crate::cluster::{Chosen, Cluster, ClusterRequest};
 use crate::error::{EXIT_FAILED, EXIT_OK, Error};
 use crate::lesson::Lesson;
+use crate::rehearsal::prepare::{self, PrepareError, Preparer};
 use crate::runner::events::{Ending, InputEvent, InputMode, Loop, LoopConfig, Output};
 use crate::runner::json::{JsonEvent, JsonOutput, JsonWriter};
 use crate::runner::machine::Machine;
@@ -101,7 +103,25 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
         other => Error::Other(other.into()),
     })?;
 
-    let place = choose_place(&args, &state_dir, &loaded.canonical, &namespace, mode).await?;
+    // A finished lesson is not silently played again on the cluster it left behind.
+    let finished = plan.finished && !args.reset && args.from.is_none();
+    if finished && !mode.interactive {
+        mode.say(&format!(
+            "You finished this lesson before, so there is nothing to run. Pass --reset to start \
+             over (on the embedded sandbox, from an empty cluster), or --from STEP to go back to \
+             a step (steps are: {}).",
+            lesson.step_list()
+        ));
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+
+    let mut place = choose_place(&args, &state_dir, &loaded.canonical, &namespace, mode).await?;
+    if finished {
+        match start_over(place, &lesson, &namespace).await? {
+            Some(chosen) => place = chosen,
+            None => return Ok(ExitCode::from(EXIT_OK)),
+        }
+    }
     let mut session = session::open(place, &lesson, &namespace)
         .await
         .map_err(session_error)?;
@@ -114,7 +134,25 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
         mode.say(message);
     }
 
-    let progress = plan.progress;
+    let mut progress = plan.progress;
+    if args.from.is_some() && plan.index > 0 {
+        let prepare = Prepare {
+            lesson: &lesson,
+            upto: plan.index,
+            namespace: &namespace,
+            yes: args.yes,
+            mode,
+            timeout_scale: args.timeouts.timeout_scale,
+        };
+        let prepared = prepare.run(&session).await;
+        match prepared {
+            Ok(captured) => progress.captured.extend(captured),
+            Err(err) => {
+                session.shutdown().await;
+                return Err(err);
+            }
+        }
+    }
     let earlier: Vec<_> = progress
         .completed
         .iter()
@@ -149,6 +187,191 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
             eprintln!("\nProgress saved. Run the same command again to resume.");
             Err(Error::Interrupted)
         }
+    }
+}
+
+/// Asks whether to start a finished lesson over on a clean cluster: the sandbox from empty, or
+/// the lesson's namespace deleted and made again on a context (after naming what is in it).
+/// `None` when the learner quits instead.
+async fn start_over(
+    place: Place,
+    lesson: &Lesson,
+    namespace: &str,
+) -> Result<Option<Place>, Error> {
+    const CLEAN: usize = 0;
+    const AS_IS: usize = 1;
+    let (question, clean) = match &place {
+        Place::Sandbox { .. } => (
+            "You finished this lesson before. Start over?".to_owned(),
+            "Start over on a clean sandbox (its objects from the last run are removed)".to_owned(),
+        ),
+        Place::Cluster(cluster) => {
+            let objects = prepare::lesson_objects(cluster, lesson, namespace).await;
+            let found = if objects.is_empty() {
+                format!("nothing the lesson works on is left in namespace {namespace}")
+            } else {
+                format!("namespace {namespace} still has {}", objects.join(", "))
+            };
+            (
+                format!("You finished this lesson before; {found}. Start over?"),
+                format!(
+                    "Start over in a clean namespace {namespace} (it is deleted and made again)"
+                ),
+            )
+        }
+    };
+    let options = vec![
+        clean,
+        "Start from step 1 on the cluster as it is".to_owned(),
+        "Quit".to_owned(),
+    ];
+    let Some(answer) = select(question, options).await? else {
+        return Ok(None);
+    };
+    match (answer, place) {
+        (CLEAN, Place::Sandbox { dir, .. }) => Ok(Some(Place::Sandbox { dir, fresh: true })),
+        (CLEAN, Place::Cluster(cluster)) => {
+            cluster
+                .delete_namespace(namespace, Some(NAMESPACE_DELETE_TIMEOUT))
+                .await
+                .map_err(Error::cluster)?;
+            Ok(Some(Place::Cluster(cluster)))
+        }
+        (AS_IS, place) => Ok(Some(place)),
+        _ => Ok(None),
+    }
+}
+
+/// How long deleting the lesson's namespace to start over may take.
+const NAMESPACE_DELETE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// One choice among `options` (its index), `None` on Esc; Ctrl-C interrupts.
+async fn select(question: String, options: Vec<String>) -> Result<Option<usize>, Error> {
+    let answer = tokio::task::spawn_blocking(move || {
+        inquire::Select::new(&question, options.clone())
+            .prompt()
+            .map(|chosen| options.iter().position(|o| *o == chosen))
+    })
+    .await
+    .map_err(|err| Error::Other(anyhow::Error::new(err)))?;
+    match answer {
+        Ok(index) => Ok(index),
+        Err(inquire::InquireError::OperationCanceled) => Ok(None),
+        Err(inquire::InquireError::OperationInterrupted) => Err(Error::Interrupted),
+        Err(err) => Err(Error::Other(anyhow::Error::new(err))),
+    }
+}
+
+/// A yes/no question; Esc is no, Ctrl-C interrupts.
+async fn confirm(question: String, default: bool) -> Result<bool, Error> {
+    let answer = tokio::task::spawn_blocking(move || {
+        inquire::Confirm::new(&question)
+            .with_default(default)
+            .prompt()
+    })
+    .await
+    .map_err(|err| Error::Other(anyhow::Error::new(err)))?;
+    match answer {
+        Ok(yes) => Ok(yes),
+        Err(inquire::InquireError::OperationCanceled) => Ok(false),
+        Err(inquire::InquireError::OperationInterrupted) => Err(Error::Interrupted),
+        Err(err) => Err(Error::Other(anyhow::Error::new(err))),
+    }
+}
+
+/// Setting up what the steps before `--from` leave, with consent.
+struct Prepare<'a> {
+    lesson: &'a Lesson,
+    upto: usize,
+    namespace: &'a str,
+    yes: bool,
+    mode: Mode,
+    timeout_scale: f64,
+}
+
+impl Prepare<'_> {
+    /// Finds the earlier steps whose goals do not hold, shows their solutions, and runs them
+    /// with consent (`--yes`, or a question); without a learner to ask, says how instead.
+    /// Returns the values the earlier steps capture.
+    async fn run(&self, session: &session::RunCluster) -> Result<BTreeMap<String, String>, Error> {
+        let kubeconfig = session
+            .opened
+            .sandbox
+            .as_ref()
+            .map(|s| s.kubeconfig.as_path());
+        let mut preparer = Preparer::new(
+            self.lesson,
+            session.cluster.clone(),
+            kubeconfig,
+            self.namespace,
+            self.timeout_scale,
+        )
+        .map_err(|err| Error::Other(err.into()))?;
+        let missing = preparer.missing(self.upto).await.map_err(Error::cluster)?;
+        let mut captured = missing.captured;
+        if missing.steps.is_empty() {
+            return Ok(captured);
+        }
+        let steps = &self.lesson.steps;
+        let mut text = format!(
+            "The cluster lacks what earlier steps leave: the goals of {} do not hold. Their \
+             solutions would set it up:\n",
+            missing
+                .steps
+                .iter()
+                .map(|&i| format!("step {} [{}]", i + 1, steps[i].id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        // A later step that holds now may not once the earlier ones are set up (a Service
+        // created, then one to delete): it is shown too, since it may run.
+        let first = missing.steps[0];
+        for (index, step) in steps.iter().enumerate().take(self.upto).skip(first) {
+            if step.goals.is_empty() {
+                continue;
+            }
+            let when = if missing.steps.contains(&index) {
+                ""
+            } else {
+                " (only if its goals no longer hold by then)"
+            };
+            text.push_str(&format!(
+                "\n  Step {}/{} [{}]{when}:\n",
+                index + 1,
+                steps.len(),
+                step.id
+            ));
+            for command in &step.solution {
+                text.push_str(&format!("    $ {command}\n"));
+            }
+        }
+        self.mode.say(&text);
+        let consent = if self.yes {
+            true
+        } else if self.mode.interactive {
+            confirm("Run these commands now?".to_owned(), true).await?
+        } else {
+            self.mode.say(
+                "Nothing was run: pass --yes to run them, or type them yourself before the \
+                 step's goals can hold.",
+            );
+            false
+        };
+        if !consent {
+            return Ok(captured);
+        }
+        let mode = self.mode;
+        let total = steps.len();
+        preparer
+            .prepare(self.upto, &mut captured, &mut |index, step| {
+                mode.say(&format!("Set up step {}/{total} [{}].", index + 1, step.id));
+            })
+            .await
+            .map_err(|err| match err {
+                PrepareError::Watch(_) => Error::cluster(err),
+                other => Error::Other(other.into()),
+            })?;
+        Ok(captured)
     }
 }
 
@@ -241,20 +464,12 @@ async fn confirm_cluster(cluster: &Cluster, mode: Mode) -> Result<(), Error> {
         "Context {context} ({}) does not look like a practice cluster. The lesson only touches its own namespace. Use it?",
         cluster.server()
     );
-    let answer = tokio::task::spawn_blocking(move || {
-        inquire::Confirm::new(&question)
-            .with_default(false)
-            .prompt()
-    })
-    .await
-    .map_err(|err| Error::Other(anyhow::Error::new(err)))?;
-    match answer {
-        Ok(true) => Ok(()),
-        Ok(false) | Err(inquire::InquireError::OperationCanceled) => Err(Error::Usage(format!(
+    if confirm(question, false).await? {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
             "not using context {context}; pick another with --context or use --sandbox"
-        ))),
-        Err(inquire::InquireError::OperationInterrupted) => Err(Error::Interrupted),
-        Err(err) => Err(Error::Other(anyhow::Error::new(err))),
+        )))
     }
 }
 

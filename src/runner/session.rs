@@ -76,6 +76,8 @@ pub struct RunCluster {
     pub source: LiveSource,
     /// What opening did.
     pub opened: Opened,
+    /// The cluster itself, for work beside the goals (setting up earlier steps).
+    pub cluster: Cluster,
     sandbox: Option<Sandbox>,
 }
 
@@ -125,8 +127,9 @@ pub async fn open(
         }
     }
     Ok(RunCluster {
-        source: LiveSource::new(cluster, namespace.to_owned()),
+        source: LiveSource::new(cluster.clone(), namespace.to_owned()),
         opened,
+        cluster,
         sandbox,
     })
 }
