@@ -356,3 +356,101 @@ fn single_keys_act_without_enter_typed_text_passes_nothing_and_a_resize_redraws_
     tmux.wait_for("EXIT-2:130");
     sane_terminal(&tmux, world.dir.path(), "stty-ctrl-c.txt");
 }
+
+#[test]
+fn a_finished_lesson_offers_a_clean_start_on_the_sandbox() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(tmux) = Tmux::start(dir.path()) else {
+        return;
+    };
+    let lesson = dir.path().join("two.yaml");
+    std::fs::write(
+        &lesson,
+        "version: 1\ntitle: Two\nsteps:\n  - id: one\n    title: One\n  - id: two\n    title: Two\n",
+    )
+    .expect("write lesson");
+    let run = |n: u32| {
+        format!(
+            "clear; printf 'RUN-%s\\n' {n}; {} run {} --sandbox; echo EXIT-{n}:$?",
+            assert_cmd::cargo::cargo_bin("kubetutor").display(),
+            lesson.display()
+        )
+    };
+    tmux.line(&run(1));
+    tmux.wait_for("Step 1/2 · One  [one]");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Step 2/2 · Two  [two]");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("EXIT-1:0");
+    assert!(
+        screen.contains("Lesson complete: 2 passed, 0 skipped, 0 to go of 2 steps"),
+        "{screen}"
+    );
+
+    tmux.line(&run(2));
+    tmux.wait_for("You finished this lesson before. Start over?");
+    let screen = tmux.wait_for("Start over on a clean sandbox");
+    assert!(
+        screen.contains("Start from step 1 on the cluster as it is"),
+        "{screen}"
+    );
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("Step 1/2 · One  [one]");
+    assert!(
+        screen.contains("Sandbox reset"),
+        "a clean sandbox: {screen}"
+    );
+    tmux.keys(&["q"]);
+    tmux.wait_for("EXIT-2:0");
+
+    // Started over, the lesson is no longer finished: the next run resumes without asking.
+    tmux.line(&run(3));
+    tmux.wait_for("Resuming at step 1/2");
+    tmux.keys(&["q"]);
+    tmux.wait_for("EXIT-3:0");
+}
+
+#[test]
+fn a_finished_lesson_on_a_context_names_what_is_left_and_starts_over_in_a_clean_namespace() {
+    let Some(world) = World::start() else { return };
+    let Some(tmux) = Tmux::start(world.dir.path()) else {
+        return;
+    };
+    let lesson = world.dir.path().join("again.yaml");
+    std::fs::write(
+        &lesson,
+        "version: 1\ntitle: Again\nnamespace: run-basics\nsteps:\n  - id: make\n    title: Make it\n    \
+         goals:\n      - kind: deployed\n        deployment: web\n        image: example/web:v1\n",
+    )
+    .expect("write lesson");
+    // The namespace is the lesson's: `run` makes it; the learner's Deployment is left in it.
+    assert!(world.kubectl("kubectl create namespace run-basics"));
+    assert!(world.kubectl("kubectl create deployment web --image=example/web:v1"));
+    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("kubetutor"));
+    first
+        .arg("run")
+        .arg(&lesson)
+        .args(["--context", "kubetutor-sandbox", "--no-input"])
+        .env("KUBECONFIG", world.kubeconfig())
+        .env("XDG_STATE_HOME", world.dir.path().join("state"))
+        .env("HOME", world.dir.path());
+    let out = first.output().expect("kubetutor runs");
+    assert!(out.status.success(), "{out:?}");
+
+    tmux.line(&format!(
+        "clear; {} run {} --context kubetutor-sandbox; echo EXIT:$?",
+        assert_cmd::cargo::cargo_bin("kubetutor").display(),
+        lesson.display()
+    ));
+    tmux.wait_for("namespace run-basics still has Deployment web. Start over?");
+    tmux.wait_for("Start over in a clean namespace run-basics");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("Step 1/1 · Make it  [make]");
+    assert!(screen.contains("Created namespace run-basics."), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("EXIT:0");
+    assert!(
+        !world.kubectl("kubectl get deployment web"),
+        "the old Deployment went with its namespace"
+    );
+}
