@@ -14,7 +14,9 @@ use crate::cli::RunArgs;
 use crate::cluster::{Chosen, Cluster, ClusterRequest};
 use crate::error::{EXIT_FAILED, EXIT_OK, Error};
 use crate::lesson::Lesson;
+use crate::rehearsal::cluster::SolutionKubeconfig;
 use crate::rehearsal::prepare::{self, PrepareError, Preparer};
+use crate::rehearsal::source::LearnerSource;
 use crate::runner::events::{Ending, InputEvent, InputMode, Loop, LoopConfig, Output};
 use crate::runner::json::{JsonEvent, JsonOutput, JsonWriter};
 use crate::runner::machine::Machine;
@@ -134,9 +136,25 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
         mode.say(message);
     }
 
+    // Solution commands (earlier steps set up, a step solved on request) need a kubeconfig
+    // whose context namespace is the lesson's.
+    let sandbox_kubeconfig = session
+        .opened
+        .sandbox
+        .as_ref()
+        .map(|s| s.kubeconfig.clone());
+    let solutions = SolutionKubeconfig::write(
+        sandbox_kubeconfig.as_deref(),
+        session.cluster.context(),
+        &namespace,
+    )
+    .inspect_err(|err| tracing::warn!("{}", crate::error::chain(err)))
+    .ok();
+    let solutions_path = solutions.as_ref().map(|s| s.path.clone());
     let mut progress = plan.progress;
     if args.from.is_some() && plan.index > 0 {
         let prepare = Prepare {
+            kubeconfig: solutions_path.as_deref(),
             lesson: &lesson,
             upto: plan.index,
             namespace: &namespace,
@@ -144,7 +162,7 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
             mode,
             timeout_scale: args.timeouts.timeout_scale,
         };
-        let prepared = prepare.run(&session).await;
+        let prepared = prepare.run(&session.cluster).await;
         match prepared {
             Ok(captured) => progress.captured.extend(captured),
             Err(err) => {
@@ -166,18 +184,26 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
         keys: console.stdin_tty,
         timeout_scale: args.timeouts.timeout_scale,
     };
+    let mut source = LearnerSource::new(
+        &mut session.source,
+        solutions_path,
+        &namespace,
+        args.timeouts.timeout_scale,
+    );
     let ending = match json {
         Some(writer) => {
             let mut output = JsonOutput::new(writer, path.display().to_string());
-            run.drive(machine, &mut session.source, &mut output).await
+            run.drive(machine, &mut source, &mut output).await
         }
         None => {
             let styles = console.styles(Stream::Stdout);
             let spinners = mode.interactive && console.stdout_tty;
             let mut output = Screen::new(styles, spinners, mode.interactive).with_history(earlier);
-            run.drive(machine, &mut session.source, &mut output).await
+            run.drive(machine, &mut source, &mut output).await
         }
     };
+    drop(source);
+    drop(solutions);
     session.shutdown().await;
     match ending? {
         Ending::Passed | Ending::Quit => Ok(ExitCode::from(EXIT_OK)),
@@ -281,6 +307,8 @@ async fn confirm(question: String, default: bool) -> Result<bool, Error> {
 
 /// Setting up what the steps before `--from` leave, with consent.
 struct Prepare<'a> {
+    /// The kubeconfig for solution commands, if one could be written.
+    kubeconfig: Option<&'a Path>,
     lesson: &'a Lesson,
     upto: usize,
     namespace: &'a str,
@@ -293,20 +321,19 @@ impl Prepare<'_> {
     /// Finds the earlier steps whose goals do not hold, shows their solutions, and runs them
     /// with consent (`--yes`, or a question); without a learner to ask, says how instead.
     /// Returns the values the earlier steps capture.
-    async fn run(&self, session: &session::RunCluster) -> Result<BTreeMap<String, String>, Error> {
-        let kubeconfig = session
-            .opened
-            .sandbox
-            .as_ref()
-            .map(|s| s.kubeconfig.as_path());
+    async fn run(&self, cluster: &Cluster) -> Result<BTreeMap<String, String>, Error> {
+        let Some(kubeconfig) = self.kubeconfig else {
+            return Err(Error::Other(anyhow::anyhow!(
+                "failed to set up the earlier steps: no kubeconfig for their solutions"
+            )));
+        };
         let mut preparer = Preparer::new(
             self.lesson,
-            session.cluster.clone(),
+            cluster.clone(),
             kubeconfig,
             self.namespace,
             self.timeout_scale,
-        )
-        .map_err(|err| Error::Other(err.into()))?;
+        );
         let missing = preparer.missing(self.upto).await.map_err(Error::cluster)?;
         let mut captured = missing.captured;
         if missing.steps.is_empty() {

@@ -3,13 +3,12 @@
 //! the rehearsal's own step check. Reading steps only look, so their solutions are not run.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::cluster::Cluster;
 use crate::lesson::{Lesson, Step};
-use crate::rehearsal::cluster::SolutionKubeconfig;
 use crate::rehearsal::solution::SolutionEnv;
-use crate::rehearsal::{CheckConfig, RehearsalError, check_step};
+use crate::rehearsal::{CheckConfig, check_step};
 use crate::runner::json::JsonWriter;
 use crate::runner::live::LiveSource;
 use crate::runner::source::{GoalSource, SourceError};
@@ -17,9 +16,6 @@ use crate::runner::source::{GoalSource, SourceError};
 /// Why the earlier steps could not be judged or set up.
 #[derive(Debug, thiserror::Error)]
 pub enum PrepareError {
-    /// The kubeconfig for the solution commands could not be written.
-    #[error("failed to prepare the solution commands")]
-    Kubeconfig(#[source] RehearsalError),
     /// A step's goals could not be watched.
     #[error(transparent)]
     Watch(#[from] SourceError),
@@ -38,7 +34,7 @@ pub struct Preparer<'a> {
     lesson: &'a Lesson,
     cluster: Cluster,
     live: LiveSource,
-    kubeconfig: SolutionKubeconfig,
+    kubeconfig: PathBuf,
     namespace: String,
     timeout_scale: f64,
 }
@@ -53,25 +49,23 @@ pub struct Missing {
 }
 
 impl<'a> Preparer<'a> {
-    /// A preparer on `cluster`; solution commands use the kubeconfig at `kubeconfig` (the
-    /// user's when `None`), in `namespace`.
+    /// A preparer on `cluster`; solution commands use `kubeconfig` (a
+    /// [`crate::rehearsal::cluster::SolutionKubeconfig`]'s), in `namespace`.
     pub fn new(
         lesson: &'a Lesson,
         cluster: Cluster,
-        kubeconfig: Option<&Path>,
+        kubeconfig: &Path,
         namespace: &str,
         timeout_scale: f64,
-    ) -> Result<Self, PrepareError> {
-        let kubeconfig = SolutionKubeconfig::write(kubeconfig, cluster.context(), namespace)
-            .map_err(PrepareError::Kubeconfig)?;
-        Ok(Preparer {
+    ) -> Self {
+        Preparer {
             lesson,
             live: LiveSource::new(cluster.clone(), namespace.to_owned()),
             cluster,
-            kubeconfig,
+            kubeconfig: kubeconfig.to_owned(),
             namespace: namespace.to_owned(),
             timeout_scale,
-        })
+        }
     }
 
     /// Judges the steps with goals before `upto` on the cluster as it is now.
@@ -103,7 +97,7 @@ impl<'a> Preparer<'a> {
                 continue;
             }
             let env = SolutionEnv {
-                kubeconfig: self.kubeconfig.path.clone(),
+                kubeconfig: self.kubeconfig.clone(),
                 namespace: self.namespace.clone(),
                 timeout: step.timeout().mul_f64(self.timeout_scale.max(0.0)),
             };

@@ -342,6 +342,21 @@ fn single_keys_act_without_enter_typed_text_passes_nothing_and_a_resize_redraws_
     assert_eq!(lines_with(&screen, "deployed: "), 1, "{screen}");
     assert!(!screen.contains("canceled"), "{screen}");
 
+    // k asks; r runs the step's solution for the learner and the step ends skipped.
+    tmux.keys(&["k"]);
+    let screen = tmux.wait_for("r to run its solution");
+    assert!(
+        screen.contains("$ kubectl create deployment web --image=example/web:v1"),
+        "the commands are shown before they run:\n{screen}"
+    );
+    tmux.keys(&["r"]);
+    tmux.wait_for("↷ Step 2/5 skipped");
+    tmux.wait_for("Step 3/5 · Expose it  [expose]");
+    assert!(
+        world.kubectl("kubectl get deployment web"),
+        "the solution ran"
+    );
+
     // q alone quits, progress saved, and the terminal is back to normal.
     tmux.keys(&["q"]);
     let screen = tmux.wait_for("EXIT-1:0");
@@ -350,8 +365,8 @@ fn single_keys_act_without_enter_typed_text_passes_nothing_and_a_resize_redraws_
 
     // The next run resumes where q left it: progress was saved.
     tmux.line(&run(2));
-    tmux.wait_for("Resuming at step 2/5 · Create the deployment");
-    tmux.wait_for("deployed: ");
+    tmux.wait_for("Resuming at step 3/5 · Expose it");
+    tmux.wait_for("exposed: ");
     tmux.keys(&["C-c"]);
     tmux.wait_for("EXIT-2:130");
     sane_terminal(&tmux, world.dir.path(), "stty-ctrl-c.txt");

@@ -12,7 +12,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crate::runner::events::{InputEvent, InputMode};
 
 /// What the learner should see for the keys: the legend `?` shows.
-pub const LEGEND: &str = "Keys: h next hint · s solution · kk skip this step · q quit (progress \
+pub const LEGEND: &str = "Keys: h next hint · s solution · kk skip this step · k r run its solution for you and skip it · q quit (progress \
                           is saved) · ? this legend · Enter: continue a reading step, or the \
                           menu on a step with goals";
 
@@ -106,6 +106,9 @@ impl KeyReader {
         if std::mem::take(&mut self.skip_asked) {
             match key.code {
                 KeyCode::Char('k' | 'K') if !ctrl => return KeyAction::Send(InputEvent::Skip),
+                KeyCode::Char('r' | 'R') if !ctrl => {
+                    return KeyAction::Send(InputEvent::SkipSolved);
+                }
                 KeyCode::Esc => return KeyAction::Nothing,
                 // Not a second `k`: the first one was the start of typed text.
                 _ => self.typed.push('k'),
@@ -229,6 +232,11 @@ mod tests {
         assert_eq!(actions[0], "Send(SkipAsked)");
         assert!(actions[1..actions.len() - 1].iter().all(|a| a == "Nothing"));
         assert_eq!(actions.last().map(String::as_str), Some("Send(Typed)"));
+        // `k` then `r` runs the solution and skips.
+        assert_eq!(
+            feed(&mut reader, InputMode::Goals, "kr"),
+            ["Send(SkipAsked)", "Send(SkipSolved)"]
+        );
         // `k` then Enter is typed text too, not a skip and not the menu.
         assert_eq!(
             feed(&mut reader, InputMode::Reading, "k\n"),
