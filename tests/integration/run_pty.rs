@@ -1,6 +1,7 @@
 //! The interactive screen of `kubetutor run` in a real terminal (tmux): first step shown, a
-//! tick after the learner's command, hint and quit, resume, and Ctrl-C (outside and inside a
-//! prompt) leaving the terminal sane.
+//! tick after the learner's command, single keys, typed text that passes nothing, a resize,
+//! resume, a finished lesson's question, and q, Ctrl-C (outside and inside a prompt) and
+//! SIGTERM leaving the terminal sane.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -370,6 +371,29 @@ fn single_keys_act_without_enter_typed_text_passes_nothing_and_a_resize_redraws_
     tmux.keys(&["C-c"]);
     tmux.wait_for("EXIT-2:130");
     sane_terminal(&tmux, world.dir.path(), "stty-ctrl-c.txt");
+
+    // SIGTERM ends the run the same way: progress saved, terminal restored.
+    tmux.line(&run(3));
+    tmux.wait_for("RUN-3");
+    tmux.wait_for("exposed: ");
+    let shell = String::from_utf8_lossy(
+        &tmux
+            .cmd(&["display", "-p", "-t", "main", "#{pane_pid}"])
+            .stdout,
+    )
+    .trim()
+    .to_owned();
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+        .expect("the shell's children");
+    let runner = children.split_whitespace().next().expect("the runner runs");
+    let killed = Command::new("kill")
+        .args(["-TERM", runner])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let screen = tmux.wait_for("EXIT-3:130");
+    assert!(screen.contains("Progress saved"), "{screen}");
+    sane_terminal(&tmux, world.dir.path(), "stty-term.txt");
 }
 
 #[test]
