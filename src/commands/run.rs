@@ -273,33 +273,35 @@ const NAMESPACE_DELETE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// One choice among `options` (its index), `None` on Esc; Ctrl-C interrupts.
 async fn select(question: String, options: Vec<String>) -> Result<Option<usize>, Error> {
-    let answer = tokio::task::spawn_blocking(move || {
+    ask(None, move || {
         inquire::Select::new(&question, options.clone())
             .prompt()
             .map(|chosen| options.iter().position(|o| *o == chosen))
     })
     .await
-    .map_err(|err| Error::Other(anyhow::Error::new(err)))?;
-    match answer {
-        Ok(index) => Ok(index),
-        Err(inquire::InquireError::OperationCanceled) => Ok(None),
-        Err(inquire::InquireError::OperationInterrupted) => Err(Error::Interrupted),
-        Err(err) => Err(Error::Other(anyhow::Error::new(err))),
-    }
 }
 
 /// A yes/no question; Esc is no, Ctrl-C interrupts.
 async fn confirm(question: String, default: bool) -> Result<bool, Error> {
-    let answer = tokio::task::spawn_blocking(move || {
+    ask(false, move || {
         inquire::Confirm::new(&question)
             .with_default(default)
             .prompt()
     })
     .await
-    .map_err(|err| Error::Other(anyhow::Error::new(err)))?;
+}
+
+/// Runs an inquire prompt off the runtime's threads; Esc answers `canceled`.
+async fn ask<T: Send + 'static>(
+    canceled: T,
+    prompt: impl FnOnce() -> Result<T, inquire::InquireError> + Send + 'static,
+) -> Result<T, Error> {
+    let answer = tokio::task::spawn_blocking(prompt)
+        .await
+        .map_err(|err| Error::Other(anyhow::Error::new(err)))?;
     match answer {
-        Ok(yes) => Ok(yes),
-        Err(inquire::InquireError::OperationCanceled) => Ok(false),
+        Ok(answer) => Ok(answer),
+        Err(inquire::InquireError::OperationCanceled) => Ok(canceled),
         Err(inquire::InquireError::OperationInterrupted) => Err(Error::Interrupted),
         Err(err) => Err(Error::Other(anyhow::Error::new(err))),
     }

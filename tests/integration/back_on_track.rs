@@ -22,6 +22,19 @@ fn run_command(home: &Path, lesson: &Path, extra: &[&str]) -> Command {
     command
 }
 
+/// The events up to the first `step_started`, included.
+fn until_a_step_starts(run: &mut RunChild) -> Vec<serde_json::Value> {
+    let mut events = Vec::new();
+    while let Some(event) = run.next() {
+        let started = event["event"] == "step_started";
+        events.push(event);
+        if started {
+            break;
+        }
+    }
+    events
+}
+
 #[test]
 fn from_a_later_step_with_yes_sets_up_the_earlier_steps_and_the_step_passes() {
     let Some(kubectl) = real_kubectl() else {
@@ -44,14 +57,7 @@ fn from_a_later_step_with_yes_sets_up_the_earlier_steps_and_the_step_passes() {
         ],
     );
     let mut run = RunChild::spawn(command);
-    let mut events = Vec::new();
-    while let Some(event) = run.next() {
-        let started = event["event"] == "step_started";
-        events.push(event);
-        if started {
-            break;
-        }
-    }
+    let mut events = until_a_step_starts(&mut run);
     assert_eq!(
         names(&events).last().map(String::as_str),
         Some("step_started scale-up"),
@@ -108,14 +114,7 @@ fn from_without_yes_says_what_is_missing_and_runs_nothing() {
     let Some(world) = World::start() else { return };
     // `--from` takes a step's number too: 3 is `expose`.
     let mut run = world.run(&["--from", "3"]);
-    let mut events = Vec::new();
-    while let Some(event) = run.next() {
-        let started = event["event"] == "step_started";
-        events.push(event);
-        if started {
-            break;
-        }
-    }
+    let events = until_a_step_starts(&mut run);
     assert_eq!(names(&events), ["step_started expose"]);
     let _ = run.kill();
     let (_, stderr) = run.finish();

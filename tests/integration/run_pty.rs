@@ -91,6 +91,16 @@ impl Drop for Tmux {
     }
 }
 
+/// The shell line for run number `n` of `lesson` with `args`: it clears the screen and prints
+/// its own markers (`RUN-n`, then `EXIT-n:code`), so nothing stale matches.
+fn numbered_run(n: u32, lesson: &Path, args: &str) -> String {
+    format!(
+        "clear; printf 'RUN-%s\\n' {n}; {} run {} {args}; echo EXIT-{n}:$?",
+        assert_cmd::cargo::cargo_bin("kubetutor").display(),
+        lesson.display()
+    )
+}
+
 /// How many lines of `screen` contain `text`.
 fn lines_with(screen: &str, text: &str) -> usize {
     screen.lines().filter(|line| line.contains(text)).count()
@@ -121,14 +131,7 @@ fn the_interactive_screen_ticks_goals_gives_hints_quits_resumes_and_survives_ctr
     let Some(tmux) = Tmux::start(world.dir.path()) else {
         return;
     };
-    // Each run clears the screen and prints its own markers, so nothing stale matches.
-    let run = |n: u32| {
-        format!(
-            "clear; printf 'RUN-%s\\n' {n}; {} run {} --context kubetutor-sandbox; echo EXIT-{n}:$?",
-            assert_cmd::cargo::cargo_bin("kubetutor").display(),
-            lesson_path().display()
-        )
-    };
+    let run = |n: u32| numbered_run(n, &lesson_path(), "--context kubetutor-sandbox");
 
     tmux.line(&run(1));
     tmux.wait_for("RUN-1");
@@ -269,13 +272,7 @@ fn single_keys_act_without_enter_typed_text_passes_nothing_and_a_resize_redraws_
     let Some(tmux) = Tmux::start(world.dir.path()) else {
         return;
     };
-    let run = |n: u32| {
-        format!(
-            "clear; printf 'RUN-%s\\n' {n}; {} run {} --context kubetutor-sandbox; echo EXIT-{n}:$?",
-            assert_cmd::cargo::cargo_bin("kubetutor").display(),
-            lesson_path().display()
-        )
-    };
+    let run = |n: u32| numbered_run(n, &lesson_path(), "--context kubetutor-sandbox");
     tmux.line(&run(1));
     tmux.wait_for("Step 1/5 · Read first  [intro]");
     tmux.wait_for("Press Enter to continue");
@@ -408,13 +405,7 @@ fn a_finished_lesson_offers_a_clean_start_on_the_sandbox() {
         "version: 1\ntitle: Two\nsteps:\n  - id: one\n    title: One\n  - id: two\n    title: Two\n",
     )
     .expect("write lesson");
-    let run = |n: u32| {
-        format!(
-            "clear; printf 'RUN-%s\\n' {n}; {} run {} --sandbox; echo EXIT-{n}:$?",
-            assert_cmd::cargo::cargo_bin("kubetutor").display(),
-            lesson.display()
-        )
-    };
+    let run = |n: u32| numbered_run(n, &lesson, "--sandbox");
     tmux.line(&run(1));
     tmux.wait_for("Step 1/2 · One  [one]");
     tmux.keys(&["Enter"]);
