@@ -129,23 +129,6 @@ fn from_without_yes_says_what_is_missing_and_runs_nothing() {
         !world.kubectl("kubectl get deployment web"),
         "nothing was created"
     );
-
-    // An unknown step lists the steps by number and id.
-    let out = run_command(
-        world.dir.path(),
-        &world.lesson,
-        &["--from", "nope", "--no-input"],
-    )
-    .output()
-    .expect("kubetutor runs");
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains(
-            "unknown step `nope`; steps are: 1 intro, 2 create, 3 expose, 4 scale, 5 update"
-        ),
-        "{stderr}"
-    );
 }
 
 #[test]
