@@ -61,8 +61,9 @@ pub struct RunArgs {
     /// Namespace to use instead of the lesson's.
     #[arg(long, short = 'n')]
     pub namespace: Option<String>,
-    /// Start at this step id instead of where you stopped.
-    #[arg(long)]
+    /// Start at this step (its id, or its number counted from 1) instead of where you
+    /// stopped; offers to set up what the earlier steps leave by running their solutions.
+    #[arg(long, value_name = "STEP")]
     pub from: Option<String>,
     /// Forget saved progress and start at the first step (on the practice cluster, also
     /// from an empty cluster).
@@ -74,7 +75,8 @@ pub struct RunArgs {
     /// Write one JSON event per line on stdout (implies --no-input).
     #[arg(long)]
     pub json: bool,
-    /// Do not ask before using a context that does not look like a practice cluster.
+    /// Do not ask: use a context that does not look like a practice cluster, and run the
+    /// earlier steps' solutions that `--from` needs.
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// Step timeouts.

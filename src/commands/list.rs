@@ -37,6 +37,11 @@ pub fn run(args: &ListArgs, console: &Console) -> Result<ExitCode, Error> {
                     "{name}  {}  ({steps} {noun})\n",
                     loaded.lesson.title.style(styles.bold)
                 );
+                // What `run --from` takes.
+                out += &format!(
+                    "    {}\n",
+                    format!("steps: {}", loaded.lesson.step_list()).style(styles.dim)
+                );
             }
             Err(err) => {
                 failed = true;

@@ -1,5 +1,6 @@
 //! `kubetutor run`: follow a lesson with each goal checked live on a cluster.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,9 @@ use crate::cluster::{Chosen, Cluster, ClusterRequest};
 use crate::error::{EXIT_FAILED, EXIT_OK, Error};
 use crate::lesson::Lesson;
 use crate::practice::Practice;
+use crate::rehearsal::cluster::SolutionKubeconfig;
+use crate::rehearsal::prepare::{self, PrepareError, Preparer};
+use crate::rehearsal::source::LearnerSource;
 use crate::runner::events::{Ending, InputEvent, InputMode, Loop, LoopConfig, Output};
 use crate::runner::json::{JsonEvent, JsonOutput, JsonWriter};
 use crate::runner::machine::Machine;
@@ -104,7 +108,25 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
         other => Error::Other(other.into()),
     })?;
 
-    let place = choose_place(&args, &state_dir, &namespace, mode).await?;
+    // A finished lesson is not silently played again on the cluster it left behind.
+    let finished = plan.finished && !args.reset && args.from.is_none();
+    if finished && !mode.interactive {
+        mode.say(&format!(
+            "You finished this lesson before, so there is nothing to run. Pass --reset to start \
+             over (on the practice cluster, from an empty cluster), or --from STEP to go back to \
+             a step (steps are: {}).",
+            lesson.step_list()
+        ));
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+
+    let mut place = choose_place(&args, &state_dir, &namespace, mode).await?;
+    if finished {
+        match start_over(place, &lesson, &namespace).await? {
+            Some(chosen) => place = chosen,
+            None => return Ok(ExitCode::from(EXIT_OK)),
+        }
+    }
     let from_context = match &place {
         Place::Cluster(cluster) => Some(ShellTarget {
             kubeconfig: cluster.kubeconfig_path().map(Path::to_owned),
@@ -141,29 +163,77 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
         mode.say(message);
     }
 
-    let progress = plan.progress;
+    // Solution commands (earlier steps set up, a step solved on request) need a kubeconfig
+    // whose context namespace is the lesson's.
+    let sandbox_kubeconfig = session
+        .opened
+        .sandbox
+        .as_ref()
+        .map(|s| s.kubeconfig.clone());
+    let solutions = SolutionKubeconfig::write(
+        sandbox_kubeconfig.as_deref(),
+        session.cluster.context(),
+        &namespace,
+    )
+    .inspect_err(|err| tracing::warn!("{}", crate::error::chain(err)))
+    .ok();
+    let solutions_path = solutions.as_ref().map(|s| s.path.clone());
+    let mut progress = plan.progress;
+    if args.from.is_some() && plan.index > 0 {
+        let prepare = Prepare {
+            kubeconfig: solutions_path.as_deref(),
+            lesson: &lesson,
+            upto: plan.index,
+            namespace: &namespace,
+            yes: args.yes,
+            mode,
+            timeout_scale: args.timeouts.timeout_scale,
+        };
+        let prepared = prepare.run(&session.cluster).await;
+        match prepared {
+            Ok(captured) => progress.captured.extend(captured),
+            Err(err) => {
+                session.shutdown().await;
+                return Err(err);
+            }
+        }
+    }
+    let earlier: Vec<_> = progress
+        .completed
+        .iter()
+        .map(|c| (c.id.clone(), c.outcome))
+        .collect();
     let machine = Machine::new(lesson, plan.index, progress.captured.clone());
     let run = Drive {
         progress,
         progress_path: &progress_path,
         mode,
+        keys: console.stdin_tty,
         timeout_scale: args.timeouts.timeout_scale,
     };
+    let mut source = LearnerSource::new(
+        &mut session.source,
+        solutions_path,
+        &namespace,
+        args.timeouts.timeout_scale,
+    );
     let ending = match json {
         Some(writer) => {
             let mut output = JsonOutput::new(writer, path.display().to_string());
-            run.drive(machine, &mut session.source, &mut output, shells.as_mut())
+            run.drive(machine, &mut source, &mut output, shells.as_mut())
                 .await
         }
         None => {
             let styles = console.styles(Stream::Stdout);
             let spinners = mode.interactive && console.stdout_tty;
-            let mut output = Screen::new(styles, spinners, mode.interactive);
-            run.drive(machine, &mut session.source, &mut output, shells.as_mut())
+            let mut output = Screen::new(styles, spinners, mode.interactive).with_history(earlier);
+            run.drive(machine, &mut source, &mut output, shells.as_mut())
                 .await
         }
     };
     drop(shells);
+    drop(source);
+    drop(solutions);
     let on_practice = session.opened.sandbox.is_some();
     session.shutdown().await;
     if on_practice {
@@ -181,6 +251,198 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
             eprintln!("\nProgress saved. Run the same command again to resume.");
             Err(Error::Interrupted)
         }
+    }
+}
+
+/// Asks whether to start a finished lesson over on a clean cluster: the sandbox from empty, or
+/// the lesson's namespace deleted and made again on a context (after naming what is in it).
+/// `None` when the learner quits instead.
+async fn start_over(
+    place: Place,
+    lesson: &Lesson,
+    namespace: &str,
+) -> Result<Option<Place>, Error> {
+    const CLEAN: usize = 0;
+    const AS_IS: usize = 1;
+    let (question, clean) = match &place {
+        Place::Practice { .. } => (
+            "You finished this lesson before. Start over?".to_owned(),
+            "Start over on a clean practice cluster (its objects from the last run are removed)"
+                .to_owned(),
+        ),
+        Place::Cluster(cluster) => {
+            let objects = prepare::lesson_objects(cluster, lesson, namespace).await;
+            let found = if objects.is_empty() {
+                format!("nothing the lesson works on is left in namespace {namespace}")
+            } else {
+                format!("namespace {namespace} still has {}", objects.join(", "))
+            };
+            (
+                format!("You finished this lesson before; {found}. Start over?"),
+                format!(
+                    "Start over in a clean namespace {namespace} (it is deleted and made again)"
+                ),
+            )
+        }
+    };
+    let options = vec![
+        clean,
+        "Start from step 1 on the cluster as it is".to_owned(),
+        "Quit".to_owned(),
+    ];
+    let Some(answer) = select(question, options).await? else {
+        return Ok(None);
+    };
+    match (answer, place) {
+        (CLEAN, Place::Practice { practice, .. }) => Ok(Some(Place::Practice {
+            practice,
+            fresh: true,
+        })),
+        (CLEAN, Place::Cluster(cluster)) => {
+            cluster
+                .delete_namespace(namespace, Some(NAMESPACE_DELETE_TIMEOUT))
+                .await
+                .map_err(Error::cluster)?;
+            Ok(Some(Place::Cluster(cluster)))
+        }
+        (AS_IS, place) => Ok(Some(place)),
+        _ => Ok(None),
+    }
+}
+
+/// How long deleting the lesson's namespace to start over may take.
+const NAMESPACE_DELETE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// One choice among `options` (its index), `None` on Esc; Ctrl-C interrupts.
+async fn select(question: String, options: Vec<String>) -> Result<Option<usize>, Error> {
+    ask(None, move || {
+        inquire::Select::new(&question, options.clone())
+            .prompt()
+            .map(|chosen| options.iter().position(|o| *o == chosen))
+    })
+    .await
+}
+
+/// A yes/no question; Esc is no, Ctrl-C interrupts.
+async fn confirm(question: String, default: bool) -> Result<bool, Error> {
+    ask(false, move || {
+        inquire::Confirm::new(&question)
+            .with_default(default)
+            .prompt()
+    })
+    .await
+}
+
+/// Runs an inquire prompt off the runtime's threads; Esc answers `canceled`.
+async fn ask<T: Send + 'static>(
+    canceled: T,
+    prompt: impl FnOnce() -> Result<T, inquire::InquireError> + Send + 'static,
+) -> Result<T, Error> {
+    let answer = tokio::task::spawn_blocking(prompt)
+        .await
+        .map_err(|err| Error::Other(anyhow::Error::new(err)))?;
+    match answer {
+        Ok(answer) => Ok(answer),
+        Err(inquire::InquireError::OperationCanceled) => Ok(canceled),
+        Err(inquire::InquireError::OperationInterrupted) => Err(Error::Interrupted),
+        Err(err) => Err(Error::Other(anyhow::Error::new(err))),
+    }
+}
+
+/// Setting up what the steps before `--from` leave, with consent.
+struct Prepare<'a> {
+    /// The kubeconfig for solution commands, if one could be written.
+    kubeconfig: Option<&'a Path>,
+    lesson: &'a Lesson,
+    upto: usize,
+    namespace: &'a str,
+    yes: bool,
+    mode: Mode,
+    timeout_scale: f64,
+}
+
+impl Prepare<'_> {
+    /// Finds the earlier steps whose goals do not hold, shows their solutions, and runs them
+    /// with consent (`--yes`, or a question); without a learner to ask, says how instead.
+    /// Returns the values the earlier steps capture.
+    async fn run(&self, cluster: &Cluster) -> Result<BTreeMap<String, String>, Error> {
+        let Some(kubeconfig) = self.kubeconfig else {
+            return Err(Error::Other(anyhow::anyhow!(
+                "failed to set up the earlier steps: no kubeconfig for their solutions"
+            )));
+        };
+        let mut preparer = Preparer::new(
+            self.lesson,
+            cluster.clone(),
+            kubeconfig,
+            self.namespace,
+            self.timeout_scale,
+        );
+        let missing = preparer.missing(self.upto).await.map_err(Error::cluster)?;
+        let mut captured = missing.captured;
+        if missing.steps.is_empty() {
+            return Ok(captured);
+        }
+        let steps = &self.lesson.steps;
+        let mut text = format!(
+            "The cluster lacks what earlier steps leave: the goals of {} do not hold. Their \
+             solutions would set it up:\n",
+            missing
+                .steps
+                .iter()
+                .map(|&i| format!("step {} [{}]", i + 1, steps[i].id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        // A later step that holds now may not once the earlier ones are set up (a Service
+        // created, then one to delete): it is shown too, since it may run.
+        let first = missing.steps[0];
+        for (index, step) in steps.iter().enumerate().take(self.upto).skip(first) {
+            if step.goals.is_empty() {
+                continue;
+            }
+            let when = if missing.steps.contains(&index) {
+                ""
+            } else {
+                " (only if its goals no longer hold by then)"
+            };
+            text.push_str(&format!(
+                "\n  Step {}/{} [{}]{when}:\n",
+                index + 1,
+                steps.len(),
+                step.id
+            ));
+            for command in &step.solution {
+                text.push_str(&format!("    $ {command}\n"));
+            }
+        }
+        self.mode.say(&text);
+        let consent = if self.yes {
+            true
+        } else if self.mode.interactive {
+            confirm("Run these commands now?".to_owned(), true).await?
+        } else {
+            self.mode.say(
+                "Nothing was run: pass --yes to run them, or type them yourself before the \
+                 step's goals can hold.",
+            );
+            false
+        };
+        if !consent {
+            return Ok(captured);
+        }
+        let mode = self.mode;
+        let total = steps.len();
+        preparer
+            .prepare(self.upto, &mut captured, &mut |index, step| {
+                mode.say(&format!("Set up step {}/{total} [{}].", index + 1, step.id));
+            })
+            .await
+            .map_err(|err| match err {
+                PrepareError::Watch(_) => Error::cluster(err),
+                other => Error::Other(other.into()),
+            })?;
+        Ok(captured)
     }
 }
 
@@ -302,20 +564,12 @@ async fn confirm_cluster(cluster: &Cluster, mode: Mode) -> Result<(), Error> {
         "Context {context} ({}) does not look like a practice cluster. The lesson only touches its own namespace. Use it?",
         cluster.server()
     );
-    let answer = tokio::task::spawn_blocking(move || {
-        inquire::Confirm::new(&question)
-            .with_default(false)
-            .prompt()
-    })
-    .await
-    .map_err(|err| Error::Other(anyhow::Error::new(err)))?;
-    match answer {
-        Ok(true) => Ok(()),
-        Ok(false) | Err(inquire::InquireError::OperationCanceled) => Err(Error::Usage(format!(
+    if confirm(question, false).await? {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
             "not using context {context}; pick another with --context or use --sandbox"
-        ))),
-        Err(inquire::InquireError::OperationInterrupted) => Err(Error::Interrupted),
-        Err(err) => Err(Error::Other(anyhow::Error::new(err))),
+        )))
     }
 }
 
@@ -324,6 +578,8 @@ struct Drive<'a> {
     progress: Progress,
     progress_path: &'a Path,
     mode: Mode,
+    /// Stdin is a terminal: read single keys, not lines.
+    keys: bool,
     timeout_scale: f64,
 }
 
@@ -338,7 +594,7 @@ impl Drive<'_> {
         let (input_tx, input_rx) = mpsc::unbounded_channel();
         let input_mode = Arc::new(Mutex::new(InputMode::Idle));
         if self.mode.interactive {
-            prompt::spawn(input_tx.clone(), input_mode.clone());
+            prompt::spawn(input_tx.clone(), input_mode.clone(), self.keys);
         }
         let interrupts = tokio::spawn(forward_interrupts(input_tx));
         let progress_path = self.progress_path;
@@ -370,9 +626,22 @@ impl Drive<'_> {
     }
 }
 
-/// Turns SIGINT into an input event, so Ctrl-C outside a prompt goes through the one loop.
+/// Turns SIGINT and SIGTERM into an input event, so both end the run through the one loop
+/// (progress saved, terminal restored). In raw mode Ctrl-C arrives as a key instead.
 async fn forward_interrupts(events: mpsc::UnboundedSender<InputEvent>) {
-    while tokio::signal::ctrl_c().await.is_ok() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    loop {
+        let terminated = async {
+            match term.as_mut() {
+                Some(term) => term.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            interrupted = tokio::signal::ctrl_c() => if interrupted.is_err() { return },
+            _ = terminated => {}
+        }
         if events.send(InputEvent::Interrupted).is_err() {
             return;
         }

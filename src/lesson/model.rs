@@ -42,6 +42,30 @@ pub struct Lesson {
     pub steps: Vec<Step>,
 }
 
+impl Lesson {
+    /// The index of the step `name` names: its id, or its number counted from 1.
+    pub fn step_index(&self, name: &str) -> Option<usize> {
+        let name = name.trim();
+        if let Some(index) = self.steps.iter().position(|s| s.id == name) {
+            return Some(index);
+        }
+        name.parse::<usize>()
+            .ok()
+            .filter(|n| (1..=self.steps.len()).contains(n))
+            .map(|n| n - 1)
+    }
+
+    /// The steps as `--from` takes them: `1 deploy, 2 look-around, ...`.
+    pub fn step_list(&self) -> String {
+        self.steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("{} {}", i + 1, s.id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 fn default_namespace() -> String {
     DEFAULT_NAMESPACE.to_owned()
 }

@@ -186,6 +186,34 @@ pub fn fresh_namespace(base: &str) -> String {
     format!("{}-check-{suffix}", base.trim_end_matches('-'))
 }
 
+/// A private kubeconfig for solution commands on a cluster that is already in use: the one of
+/// `source` (a file, or the user's kubeconfig when `None`) with `context` current and
+/// `namespace` as its namespace. Removed when dropped.
+pub struct SolutionKubeconfig {
+    /// The kubeconfig file.
+    pub path: PathBuf,
+    _dir: PrivateDir,
+}
+
+impl SolutionKubeconfig {
+    /// Writes it.
+    pub fn write(
+        source: Option<&Path>,
+        context: &str,
+        namespace: &str,
+    ) -> Result<SolutionKubeconfig, RehearsalError> {
+        let config = match source {
+            Some(path) => Kubeconfig::read_from(path),
+            None => Kubeconfig::read(),
+        }
+        .map_err(|err| RehearsalError::Kubeconfig(err.to_string()))?;
+        let dir = PrivateDir::create()?;
+        let path = dir.path.join("kubeconfig");
+        write_kubeconfig(config, &path, context, namespace)?;
+        Ok(SolutionKubeconfig { path, _dir: dir })
+    }
+}
+
 /// A copy of `config` whose current context is `context`, with `namespace` as its namespace.
 /// It holds credentials: written owner-only, in a private directory.
 fn write_kubeconfig(

@@ -7,6 +7,7 @@
 //! failure diagnostics, and results for the reports.
 
 pub mod cluster;
+pub mod prepare;
 pub mod report;
 pub mod solution;
 pub mod source;
@@ -20,6 +21,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::check::{ObjectRef, involved_objects, step_requirements};
+use crate::cluster::Cluster;
 use crate::lesson::{Lesson, Step};
 use crate::rehearsal::cluster::LessonCluster;
 use crate::rehearsal::solution::{
@@ -203,7 +205,7 @@ pub async fn check_lesson<W: Write>(
                 &mut captured,
                 &env,
                 config,
-                target,
+                &target.cluster,
                 json.as_deref_mut(),
             );
             // Ctrl-C abandons the step (its commands' process groups are killed) so the
@@ -236,7 +238,7 @@ async fn check_step<W: Write>(
     captured: &mut BTreeMap<String, String>,
     env: &SolutionEnv,
     config: CheckConfig,
-    target: &LessonCluster,
+    cluster: &Cluster,
     mut json: Option<&mut JsonWriter<W>>,
 ) -> StepResult {
     let started = Instant::now();
@@ -310,7 +312,7 @@ async fn check_step<W: Write>(
         }
         Ok(Ending::Failed) => {
             let mut details = unmet_goals(machine.goals(), step);
-            details.extend(diagnose(target, step, &machine).await);
+            details.extend(diagnose(cluster, &env.namespace, step, &machine).await);
             Outcome::Failed {
                 reason: output
                     .failed
@@ -338,10 +340,9 @@ async fn check_step<W: Write>(
 }
 
 /// Recent events and pod states of the objects the unmet goals are about.
-async fn diagnose(target: &LessonCluster, step: &Step, machine: &Machine) -> Vec<String> {
-    let ns = &target.namespace;
+async fn diagnose(cluster: &Cluster, ns: &str, step: &Step, machine: &Machine) -> Vec<String> {
     let specs = step_requirements(&step.goals, &[], ns);
-    let Ok(watch) = target.cluster.watch(specs).await else {
+    let Ok(watch) = cluster.watch(specs).await else {
         return Vec::new();
     };
     let _ = watch.wait_synced(DIAGNOSE_TIMEOUT).await;
@@ -359,10 +360,7 @@ async fn diagnose(target: &LessonCluster, step: &Step, machine: &Machine) -> Vec
     }
     let mut lines = Vec::new();
     for object in objects.iter().take(MAX_EVENT_OBJECTS) {
-        if let Ok(events) = target
-            .cluster
-            .recent_events(ns, &object.kind, &object.name)
-            .await
+        if let Ok(events) = cluster.recent_events(ns, &object.kind, &object.name).await
             && !events.is_empty()
         {
             lines.push(format!("events of {} {}:", object.kind, object.name));
@@ -370,7 +368,7 @@ async fn diagnose(target: &LessonCluster, step: &Step, machine: &Machine) -> Vec
         }
     }
     for selector in &selectors {
-        if let Ok(pods) = target.cluster.pod_states(ns, selector).await {
+        if let Ok(pods) = cluster.pod_states(ns, selector).await {
             lines.push(format!("pods matching {selector}:"));
             if pods.is_empty() {
                 lines.push("  none".to_owned());

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::PathBuf;
 
 use crate::lesson::{Goal, Step};
 use crate::rehearsal::solution::{CommandRun, SolutionEnv, first_failure, run_solution};
@@ -70,6 +71,70 @@ impl GoalSource for SolvingSource<'_> {
 
     fn read_captures(&mut self, step: &Step) -> Result<BTreeMap<String, String>, String> {
         self.inner.read_captures(step)
+    }
+}
+
+/// The live source of a learner's run, which may also run a step's solution when the learner
+/// asks (`k` then `r`), with the kubeconfig whose context namespace is the lesson's.
+pub struct LearnerSource<'a> {
+    inner: &'a mut LiveSource,
+    kubeconfig: Option<PathBuf>,
+    namespace: String,
+    timeout_scale: f64,
+}
+
+impl<'a> LearnerSource<'a> {
+    /// Wraps `inner`; solutions run with `kubeconfig` in `namespace`, or not at all without one.
+    pub fn new(
+        inner: &'a mut LiveSource,
+        kubeconfig: Option<PathBuf>,
+        namespace: &str,
+        timeout_scale: f64,
+    ) -> Self {
+        LearnerSource {
+            inner,
+            kubeconfig,
+            namespace: namespace.to_owned(),
+            timeout_scale,
+        }
+    }
+}
+
+impl GoalSource for LearnerSource<'_> {
+    async fn begin_step(&mut self, step: &Step) -> Result<(), SourceError> {
+        self.inner.begin_step(step).await
+    }
+
+    async fn next_cluster_event(&mut self) -> ClusterEvent {
+        self.inner.next_cluster_event().await
+    }
+
+    async fn evaluate(&mut self, step: &Step) -> Vec<GoalReport> {
+        self.inner.evaluate(step).await
+    }
+
+    fn read_captures(&mut self, step: &Step) -> Result<BTreeMap<String, String>, String> {
+        self.inner.read_captures(step)
+    }
+
+    async fn run_solution(
+        &mut self,
+        step: &Step,
+        captured: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        let Some(kubeconfig) = self.kubeconfig.clone() else {
+            return Err("failed to run the solution: no kubeconfig for it".to_owned());
+        };
+        let env = SolutionEnv {
+            kubeconfig,
+            namespace: self.namespace.clone(),
+            timeout: step.timeout().mul_f64(self.timeout_scale.max(0.0)),
+        };
+        let runs = run_solution(&step.solution, captured, &env).await;
+        match first_failure(&runs) {
+            Some(failure) => Err(format!("failed to set the step up: {failure}")),
+            None => Ok(()),
+        }
     }
 }
 

@@ -28,10 +28,20 @@ pub enum InputEvent {
     Solution,
     /// Skip the current step.
     Skip,
+    /// `k` once: the next `k` skips the step, `r` runs its solution first.
+    SkipAsked,
+    /// Skip the current step once its solution, run for the learner, has set it up.
+    SkipSolved,
     /// Quit, keeping progress.
     Quit,
-    /// Continue past a reading step.
+    /// Continue past a reading step (Enter with nothing typed).
     Continue,
+    /// Enter after text typed into this window: never a step's Enter.
+    Typed,
+    /// Show what each key does (`?`).
+    Legend,
+    /// The terminal was resized: the screen redraws.
+    Resized,
     /// Ctrl-C.
     Interrupted,
     /// Standard input closed: no more input will come.
@@ -61,6 +71,10 @@ pub enum Event {
     /// The current step's timeout expired.
     Deadline,
 }
+
+/// Said when text typed into the runner's window meets Enter (once per step).
+pub const KEYS_ONLY: &str =
+    "This window only takes keys (h s k q ?); type commands in your terminal";
 
 const SLOW_STEP: &str =
     "This step is taking longer than expected. Press Enter for a hint, the solution or to skip it.";
@@ -117,6 +131,12 @@ pub trait Output {
     fn input_done(&mut self) {}
     /// Spinners advance.
     fn tick(&mut self) {}
+    /// Show what each key does.
+    fn legend(&mut self) {}
+    /// The terminal changed size: redraw what the current step shows.
+    fn resized(&mut self, machine: &Machine) {
+        let _ = machine;
+    }
     /// Show the solution of a step.
     fn solution(&mut self, step: &Step) {
         let _ = step;
@@ -189,6 +209,8 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
         // the step stays as it is (a menu choice then still applies to the step it was made
         // for). What happens meanwhile is caught up on when the menu closes.
         let mut menu = MenuState::default();
+        // The step whose "keys only" notice was shown: once per step is enough.
+        let mut keys_only_shown: Option<usize> = None;
         loop {
             while let Some(transition) = queue.pop_front() {
                 self.output.transition(self.machine, &transition);
@@ -316,6 +338,20 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
                             }
                             queue.extend(passed);
                         }
+                        InputEvent::Typed => {
+                            let index = self.machine.index();
+                            if keys_only_shown != Some(index) {
+                                keys_only_shown = Some(index);
+                                self.output.notice(KEYS_ONLY);
+                            }
+                        }
+                        InputEvent::Legend => self.output.legend(),
+                        InputEvent::SkipAsked => {
+                            let text = self.skip_question();
+                            self.output.notice(&text);
+                        }
+                        InputEvent::SkipSolved => queue.extend(self.skip_solved().await),
+                        InputEvent::Resized => self.output.resized(self.machine),
                         InputEvent::Interrupted => return Ok(self.finish(Ending::Interrupted)),
                         InputEvent::Closed => {
                             input_open = false;
@@ -365,6 +401,43 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
             _ => {}
         }
         !matches!(signal, ClusterEvent::Lost(_))
+    }
+
+    /// What a first `k` says: a second one skips; `r` runs the solution first, shown here.
+    fn skip_question(&self) -> String {
+        let Some(step) = self.machine.step().filter(|s| can_solve(s)) else {
+            return "Press k again to skip this step.".to_owned();
+        };
+        let mut text = "Press k again to skip this step, or r to run its solution for you \
+                        first, so later steps find what it leaves:"
+            .to_owned();
+        for command in &step.solution {
+            text.push_str(&format!("\n    $ {command}"));
+        }
+        text
+    }
+
+    /// Runs the step's solution for the learner; the step ends as skipped once its goals
+    /// hold. A reading step, or one without a solution, is only skipped.
+    async fn skip_solved(&mut self) -> Vec<Transition> {
+        let Some(step) = self.machine.step().cloned() else {
+            return Vec::new();
+        };
+        if !can_solve(&step) {
+            return self.machine.skip();
+        }
+        self.output.notice("Running the solution…");
+        let captured = self.machine.captured().clone();
+        match self.source.run_solution(&step, &captured).await {
+            Ok(()) => {
+                self.machine.solved_for_learner();
+                self.rejudge().await
+            }
+            Err(why) => {
+                self.output.notice(&why);
+                Vec::new()
+            }
+        }
     }
 
     /// Judges the goals again, then reads captures if they are what the step waits for.
@@ -480,6 +553,11 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
             }
         }
     }
+}
+
+/// Whether running a step's solution sets something up: it has goals to reach and commands.
+fn can_solve(step: &Step) -> bool {
+    !step.goals.is_empty() && !step.solution.is_empty()
 }
 
 #[cfg(test)]

@@ -144,6 +144,9 @@ pub struct Machine {
     outcomes: Vec<(String, StepOutcome)>,
     seen: Vec<bool>,
     read_by: Option<ReadBy>,
+    /// The current step's solution was run for the learner: when its goals hold, it counts as
+    /// skipped, not passed.
+    solved: bool,
 }
 
 impl Machine {
@@ -160,6 +163,7 @@ impl Machine {
             outcomes: Vec::new(),
             seen: Vec::new(),
             read_by: None,
+            solved: false,
         }
     }
 
@@ -438,15 +442,29 @@ impl Machine {
 
     fn pass(&mut self, out: &mut Vec<Transition>) {
         let id = self.lesson.steps[self.index].id.clone();
-        self.outcomes.push((id, StepOutcome::Passed));
-        out.push(Transition::StepPassed { index: self.index });
+        if self.solved {
+            self.outcomes.push((id, StepOutcome::Skipped));
+            out.push(Transition::StepSkipped { index: self.index });
+        } else {
+            self.outcomes.push((id, StepOutcome::Passed));
+            out.push(Transition::StepPassed { index: self.index });
+        }
         self.enter(self.index + 1, out);
+    }
+
+    /// The current step's solution ran for the learner: the step ends, as skipped, once its
+    /// goals hold (so what it leaves, captures included, is there for the later steps).
+    pub fn solved_for_learner(&mut self) {
+        if self.phase != Phase::Finished {
+            self.solved = true;
+        }
     }
 
     fn enter(&mut self, index: usize, out: &mut Vec<Transition>) {
         self.index = index;
         self.hints_revealed = 0;
         self.capture_error = None;
+        self.solved = false;
         let Some(step) = self.lesson.steps.get(index) else {
             self.index = self.lesson.steps.len();
             self.phase = Phase::Finished;

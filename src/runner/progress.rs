@@ -42,11 +42,11 @@ pub enum ProgressError {
         source: std::io::Error,
     },
     /// `--from` named a step the lesson does not have.
-    #[error("failed to start at step `{from}`: the lesson has no such step (valid steps: {valid})")]
+    #[error("failed to start at unknown step `{from}`; steps are: {valid}")]
     UnknownStep {
-        /// The id given to `--from`.
+        /// The id or number given to `--from`.
         from: String,
-        /// The lesson's step ids, comma-separated.
+        /// The lesson's steps, numbered (`1 deploy, 2 look-around`).
         valid: String,
     },
 }
@@ -132,6 +132,8 @@ pub struct StartPlan {
     pub progress: Progress,
     /// What to tell the learner ("Resuming at step 3/9 · ..."), if anything.
     pub message: Option<String>,
+    /// Every step was done in an earlier run: starting again is the learner's choice.
+    pub finished: bool,
 }
 
 /// A stable 64-bit FNV-1a hash: short, dependency-free, and the same across builds.
@@ -244,22 +246,17 @@ pub fn plan(
         lesson
             .steps
             .get(index)
-            .map(|s| format!("step {}/{total} · {}", index + 1, s.title))
+            .map(|s| format!("step {}/{total} · {} [{}]", index + 1, s.title, s.id))
             .unwrap_or_default()
     };
     let position = |id: &str| lesson.steps.iter().position(|s| s.id == id);
     let saved = if reset { None } else { saved };
 
     if let Some(from) = from {
-        let Some(index) = position(from) else {
+        let Some(index) = lesson.step_index(from) else {
             return Err(ProgressError::UnknownStep {
                 from: from.to_owned(),
-                valid: lesson
-                    .steps
-                    .iter()
-                    .map(|s| s.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                valid: lesson.step_list(),
             });
         };
         let mut progress = saved.unwrap_or_else(|| Progress::new(canonical.clone(), hash.clone()));
@@ -272,11 +269,12 @@ pub fn plan(
             .retain(|c| before.contains(c.id.as_str()));
         progress.lesson = canonical;
         progress.lesson_hash = hash;
-        progress.current_step = Some(from.to_owned());
+        progress.current_step = Some(lesson.steps[index].id.clone());
         return Ok(StartPlan {
             index,
             progress,
             message: Some(format!("Starting at {} (--from)", describe(index))),
+            finished: false,
         });
     }
 
@@ -285,6 +283,7 @@ pub fn plan(
             index: 0,
             progress: Progress::new(canonical, hash),
             message: None,
+            finished: false,
         });
     };
 
@@ -326,11 +325,8 @@ pub fn plan(
             return Ok(StartPlan {
                 index: 0,
                 progress,
-                message: Some(
-                    "You finished this lesson before; starting again from step 1 \
-                     (use --from to pick a step)"
-                        .to_owned(),
-                ),
+                message: None,
+                finished: true,
             });
         }
     };
@@ -343,6 +339,7 @@ pub fn plan(
         index,
         progress,
         message: Some(message),
+        finished: false,
     })
 }
 
@@ -409,7 +406,7 @@ mod tests {
         assert_eq!(plan.index, 1);
         assert_eq!(
             plan.message.as_deref(),
-            Some("Resuming at step 2/3 · Title of b")
+            Some("Resuming at step 2/3 · Title of b [b]")
         );
     }
 
@@ -427,7 +424,7 @@ mod tests {
             plan.message.as_deref(),
             Some(
                 "The lesson changed since your last run (no step `b` any more); \
-                 resuming at step 2/3 · Title of c"
+                 resuming at step 2/3 · Title of c [c]"
             )
         );
         assert_eq!(plan.progress.lesson_hash, "h1");
@@ -438,7 +435,7 @@ mod tests {
         let plan = plan_for(&["a"], Some(saved(None, &["a"], "h1")), None, false).unwrap();
         assert_eq!(plan.index, 0);
         assert!(plan.progress.completed.is_empty());
-        assert!(plan.message.unwrap().contains("starting again"));
+        assert!(plan.finished, "starting again is the learner's choice");
     }
 
     #[test]
@@ -460,8 +457,15 @@ mod tests {
         let err = plan_for(&["a", "b"], None, Some("zz"), false).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "failed to start at step `zz`: the lesson has no such step (valid steps: a, b)"
+            "failed to start at unknown step `zz`; steps are: 1 a, 2 b"
         );
+        // A number counts from 1, and only up to the last step.
+        assert_eq!(
+            plan_for(&["a", "b"], None, Some("2"), false).unwrap().index,
+            1
+        );
+        assert!(plan_for(&["a", "b"], None, Some("0"), false).is_err());
+        assert!(plan_for(&["a", "b"], None, Some("3"), false).is_err());
     }
 
     #[test]

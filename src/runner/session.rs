@@ -75,6 +75,8 @@ pub struct RunCluster {
     pub source: LiveSource,
     /// What opening did.
     pub opened: Opened,
+    /// The cluster itself, for work beside the goals (setting up earlier steps).
+    pub cluster: Cluster,
     supervisor: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -113,8 +115,9 @@ pub async fn open(
         }
     }
     Ok(RunCluster {
-        source: LiveSource::new(cluster, namespace.to_owned()),
+        source: LiveSource::new(cluster.clone(), namespace.to_owned()),
         opened,
+        cluster,
         supervisor,
     })
 }

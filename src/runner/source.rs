@@ -38,4 +38,15 @@ pub trait GoalSource {
 
     /// Reads the step's captures; `Err` says which one is not available yet.
     fn read_captures(&mut self, step: &Step) -> Result<BTreeMap<String, String>, String>;
+
+    /// Runs the step's solution on the cluster for the learner, with `captured` values; `Err`
+    /// says why it failed or cannot run here.
+    fn run_solution(
+        &mut self,
+        step: &Step,
+        captured: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), String>> {
+        let _ = (step, captured);
+        async { Err("failed to run the solution: not possible here".to_owned()) }
+    }
 }

@@ -96,6 +96,9 @@ fn list_shows_lessons_and_step_counts() {
         loaded.lesson.steps.len()
     );
     assert!(text.contains(&line), "{text}");
+    // The step ids `run --from` takes, numbered, under the lesson's line.
+    let steps = format!("{line}\n    steps: 1 deploy, 2 look-around, 3 proxy,");
+    assert!(text.contains(&steps), "{text}");
 
     let (code, text) = run_in_root(&["list", "tests/lessons/bad"]);
     assert_eq!(code, 1, "{text}");

@@ -1,6 +1,7 @@
 //! The integration test binary: drives the real `kubetutor` executable, the embedded sandbox,
 //! the real kubectl and the real kube-rs client.
 
+mod back_on_track;
 mod check_cmd;
 mod cluster_sandbox;
 mod common;

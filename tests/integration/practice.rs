@@ -404,8 +404,12 @@ fn run_leaves_the_practice_cluster_running_for_a_new_terminal() {
         "{}",
         text(&out)
     );
-    // The next run finds it through the merged context and says it uses it.
-    let (code, out) = home.kubetutor(&["run", &lesson_arg, "--no-input", "--json"], &[]);
+    // The next run (of the finished lesson, from its first step) finds it through the merged
+    // context and says it uses it.
+    let (code, out) = home.kubetutor(
+        &["run", &lesson_arg, "--no-input", "--json", "--from", "1"],
+        &[],
+    );
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("Using the practice cluster kubetutor-sandbox"),

@@ -214,7 +214,9 @@ fn an_unknown_from_step_is_a_usage_error_listing_the_steps() {
     let (code, stderr) = run.finish();
     assert_eq!(code, Some(2));
     assert!(
-        stderr.contains("intro, create, expose, scale, update"),
+        stderr.contains(
+            "unknown step `nope`; steps are: 1 intro, 2 create, 3 expose, 4 scale, 5 update"
+        ),
         "{stderr}"
     );
 }

@@ -90,7 +90,7 @@ fn a_reading_step_passes_on_the_connected_shells_commands_not_on_typing_in_the_r
 
     // Typed into the runner's window by mistake: the step waits for the connected shell.
     tmux.line("kubectl get pods");
-    let screen = tmux.wait_for("This step passes when your connected terminal has run");
+    let screen = tmux.wait_for("This window only takes keys");
     assert!(!screen.contains("Step 2/3 passed"), "{screen}");
 
     // The value captured by step 1 is exported in the shell, no pasting needed.

@@ -63,6 +63,19 @@ impl GoalSource for Scripted {
             .map(|c| (c.name.clone(), format!("value-of-{}", c.name)))
             .collect())
     }
+
+    /// The solution makes every goal of the step hold, as a real one would.
+    async fn run_solution(
+        &mut self,
+        step: &Step,
+        _captured: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        self.reports
+            .lock()
+            .unwrap()
+            .insert(step.id.clone(), vec![true; step.goals.len()]);
+        Ok(())
+    }
 }
 
 /// An output that writes JSON lines into a shared buffer and records notices.
@@ -131,6 +144,7 @@ steps:
   - id: make
     title: Make
     hints: [try harder]
+    solution: [make it]
     timeout: 10s
     goals:
       - kind: scaled
@@ -364,6 +378,67 @@ async fn interactive_input_reveals_hints_shows_solutions_skips_and_quits() {
             "step_started last",
         ]
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn k_then_r_runs_the_solution_and_the_step_ends_skipped_with_its_captures() {
+    let (ending, output, _, machine) = run_with(true, 1.0, |h| {
+        tokio::spawn(async move {
+            settle().await;
+            h.input.send(InputEvent::Continue).unwrap();
+            settle().await;
+            h.input.send(InputEvent::SkipAsked).unwrap();
+            h.input.send(InputEvent::SkipSolved).unwrap();
+            settle().await;
+            h.input.send(InputEvent::Quit).unwrap();
+        })
+    })
+    .await;
+    assert_eq!(ending, Ending::Quit);
+    let steps: Vec<String> = output
+        .events()
+        .into_iter()
+        .filter(|e| e.starts_with("step_"))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "step_started read",
+            "step_passed read",
+            "step_started make",
+            "step_skipped make",
+            "step_started last"
+        ]
+    );
+    assert_eq!(
+        machine.captured().get("POD").map(String::as_str),
+        Some("value-of-POD"),
+        "what the step leaves, its captures included, is there for later steps"
+    );
+    let question = output
+        .notices
+        .iter()
+        .find(|n| n.contains("r to run its solution"))
+        .expect("the question was shown");
+    assert!(question.contains("$ make it"), "{question}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn typed_text_never_passes_a_reading_step_and_the_notice_shows_once() {
+    let (ending, output, _, _) = run_with(true, 1.0, |h| {
+        tokio::spawn(async move {
+            settle().await;
+            h.input.send(InputEvent::Typed).unwrap();
+            h.input.send(InputEvent::Typed).unwrap();
+            settle().await;
+            h.input.send(InputEvent::Quit).unwrap();
+        })
+    })
+    .await;
+    assert_eq!(ending, Ending::Quit);
+    assert_eq!(output.events(), vec!["step_started read"]);
+    let shown = output.notices.iter().filter(|n| *n == KEYS_ONLY).count();
+    assert_eq!(shown, 1, "{:?}", output.notices);
 }
 
 #[tokio::test(start_paused = true)]

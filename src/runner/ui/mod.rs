@@ -2,6 +2,7 @@
 //! terminal probe are `crate::term`'s).
 
 pub mod checklist;
+pub mod keys;
 pub mod prompt;
 pub mod screen;
 
@@ -10,7 +11,7 @@ use crate::term::Console;
 /// Leaves the terminal usable whatever happened: raw mode off, cursor shown.
 pub fn restore_terminal(console: &Console) {
     use std::io::Write;
-    let _ = crossterm::terminal::disable_raw_mode();
+    keys::leave_raw_mode();
     if console.stdout_tty || console.stderr_tty {
         let mut err = std::io::stderr();
         let _ = crossterm::execute!(err, crossterm::cursor::Show);

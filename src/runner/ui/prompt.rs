@@ -1,8 +1,9 @@
-//! The prompt thread: the one owner of stdin. inquire blocks, so it runs here and talks to
-//! the event loop over channels.
+//! The prompt thread: the one owner of stdin. inquire and key reads block, so they run here
+//! and talk to the event loop over channels.
 //!
-//! Enter on a reading step continues; on a step with goals it opens a menu (next hint,
-//! solution, skip, quit). Shortcuts `h`, `s`, `k`, `q` followed by Enter skip the menu.
+//! On a terminal, single keys act at once (`h`, `s`, `k`, `q`, `?`; see [`keys`]); Enter on a
+//! reading step continues, on a step with goals it opens a menu (next hint, solution, skip,
+//! quit). Without a terminal, each line is a key or its word (`h`, `hint`, ...).
 
 use std::io::BufRead;
 use std::sync::{Arc, Mutex};
@@ -12,6 +13,7 @@ use inquire::InquireError;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::runner::events::{InputEvent, InputMode};
+use crate::runner::ui::keys::{self, KeyAction, KeyReader, RawMode};
 
 const KEEP_WAITING: &str = "Keep waiting for the goals";
 const HINT: &str = "Show the next hint";
@@ -19,18 +21,70 @@ const SOLUTION: &str = "Show the solution";
 const SKIP: &str = "Skip this step";
 const QUIT: &str = "Quit (progress is saved)";
 
-/// Starts the prompt thread. It ends when stdin closes or the loop stops listening; it is a
-/// plain thread, not a runtime blocking task, so a pending read never delays exit.
-pub fn spawn(events: UnboundedSender<InputEvent>, mode: Arc<Mutex<InputMode>>) {
+/// Starts the prompt thread, reading single keys when `terminal` (stdin is one), else lines.
+/// It ends when stdin closes or the loop stops listening; it is a plain thread, not a runtime
+/// blocking task, so a pending read never delays exit.
+pub fn spawn(events: UnboundedSender<InputEvent>, mode: Arc<Mutex<InputMode>>, terminal: bool) {
+    // Raw mode is entered here, before the loop prints anything: for a moment it is
+    // crossterm's, without output processing, and a line printed then would step right.
+    let raw = terminal
+        .then(|| {
+            RawMode::enter()
+                .inspect_err(|err| {
+                    tracing::warn!("failed to read single keys ({err}); each key needs Enter");
+                })
+                .ok()
+        })
+        .flatten();
     let spawned = std::thread::Builder::new()
         .name("kubetutor-prompt".to_owned())
-        .spawn(move || prompt_loop(&events, &mode));
+        .spawn(move || match raw {
+            Some(raw) => key_loop(raw, &events, &mode),
+            None => line_loop(&events, &mode),
+        });
     if spawned.is_err() {
         tracing::warn!("failed to start the prompt thread; running without prompts");
     }
 }
 
-fn prompt_loop(events: &UnboundedSender<InputEvent>, mode: &Mutex<InputMode>) {
+fn current(mode: &Mutex<InputMode>) -> InputMode {
+    mode.lock().map(|m| *m).unwrap_or(InputMode::Idle)
+}
+
+/// Single keys in raw mode. Raw mode is left around the menu (inquire sets its own) and when
+/// this thread ends; the command also leaves it on every way out (see `restore_terminal`).
+fn key_loop(raw: RawMode, events: &UnboundedSender<InputEvent>, mode: &Mutex<InputMode>) {
+    let mut raw = Some(raw);
+    let mut reader = KeyReader::default();
+    loop {
+        let action = match crossterm::event::read() {
+            Ok(crossterm::event::Event::Key(key)) => reader.key(key, current(mode)),
+            Ok(crossterm::event::Event::Resize(..)) => KeyAction::Send(InputEvent::Resized),
+            Ok(_) => KeyAction::Nothing,
+            Err(_) => {
+                let _ = events.send(InputEvent::Closed);
+                return;
+            }
+        };
+        let event = match action {
+            KeyAction::Send(event) => event,
+            KeyAction::Nothing => continue,
+            KeyAction::Menu => {
+                drop(raw.take());
+                let Some(event) = menu(events) else {
+                    return;
+                };
+                raw = RawMode::enter().ok();
+                event
+            }
+        };
+        if events.send(event).is_err() {
+            return;
+        }
+    }
+}
+
+fn line_loop(events: &UnboundedSender<InputEvent>, mode: &Mutex<InputMode>) {
     let stdin = std::io::stdin();
     loop {
         let mut line = String::new();
@@ -50,12 +104,11 @@ fn prompt_loop(events: &UnboundedSender<InputEvent>, mode: &Mutex<InputMode>) {
         {
             return;
         }
-        let current = mode.lock().map(|m| *m).unwrap_or(InputMode::Idle);
-        let event = match (current, shortcut(&line)) {
+        let event = match (current(mode), shortcut(&line)) {
             (InputMode::Idle, _) => continue,
-            (InputMode::Reading, Some(InputEvent::Quit)) => InputEvent::Quit,
-            (InputMode::Reading, _) => InputEvent::Continue,
-            (InputMode::Goals, Some(event)) => event,
+            (_, Some(event)) => event,
+            (_, None) if typed => InputEvent::Typed,
+            (InputMode::Reading, None) => InputEvent::Continue,
             (InputMode::Goals, None) => match menu(events) {
                 Some(event) => event,
                 None => return,
@@ -68,12 +121,19 @@ fn prompt_loop(events: &UnboundedSender<InputEvent>, mode: &Mutex<InputMode>) {
 }
 
 fn shortcut(line: &str) -> Option<InputEvent> {
-    match line.trim().to_ascii_lowercase().as_str() {
-        "h" | "hint" => Some(InputEvent::Hint),
-        "s" | "solution" => Some(InputEvent::Solution),
-        "k" | "skip" => Some(InputEvent::Skip),
-        "q" | "quit" => Some(InputEvent::Quit),
-        _ => None,
+    let word = line.trim().to_ascii_lowercase();
+    match word.as_str() {
+        "hint" => Some(InputEvent::Hint),
+        "solution" => Some(InputEvent::Solution),
+        "skip" => Some(InputEvent::Skip),
+        "quit" => Some(InputEvent::Quit),
+        _ => {
+            let mut chars = word.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => keys::single_key(c),
+                _ => None,
+            }
+        }
     }
 }
 
@@ -87,6 +147,7 @@ fn menu(events: &UnboundedSender<InputEvent>) -> Option<InputEvent> {
     let answer = inquire::Select::new("What now?", options)
         .with_help_message("↑↓ to move, Enter to choose, Esc to go back")
         .prompt();
+    erase_menu_answer();
     Some(match answer {
         Ok(HINT) => InputEvent::Hint,
         Ok(SOLUTION) => InputEvent::Solution,
@@ -96,6 +157,19 @@ fn menu(events: &UnboundedSender<InputEvent>) -> Option<InputEvent> {
         Err(InquireError::OperationInterrupted) => InputEvent::Interrupted,
         Err(_) => InputEvent::MenuClosed,
     })
+}
+
+/// inquire leaves its answer (or `<canceled>`) on one line: the choice shows through what
+/// follows, so that line goes.
+fn erase_menu_answer() {
+    use std::io::Write;
+    let mut err = std::io::stderr();
+    let _ = crossterm::execute!(
+        err,
+        crossterm::cursor::MoveToPreviousLine(1),
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::FromCursorDown)
+    );
+    let _ = err.flush();
 }
 
 #[cfg(test)]
@@ -108,6 +182,7 @@ mod tests {
         assert!(matches!(shortcut(" Solution "), Some(InputEvent::Solution)));
         assert!(matches!(shortcut("k"), Some(InputEvent::Skip)));
         assert!(matches!(shortcut("q"), Some(InputEvent::Quit)));
+        assert!(matches!(shortcut("?\n"), Some(InputEvent::Legend)));
         assert!(shortcut("\n").is_none());
         assert!(shortcut("what").is_none());
     }

@@ -1,6 +1,7 @@
 //! The learner's screen: step header, explanation, commands, captured values, and a live
 //! checklist (spinners on a terminal, one line per change otherwise).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use crate::runner::events::Output;
 use crate::runner::machine::{GoalReport, Machine, StepOutcome, Transition};
 use crate::runner::source::ClusterEvent;
 use crate::runner::ui::checklist::{TICK, goal_entry, goal_text};
+use crate::runner::ui::keys::LEGEND;
 use crate::term::Styles;
 
 /// Mark for a failed step.
@@ -32,6 +34,10 @@ pub struct Screen {
     live: Option<Live>,
     printed: Vec<String>,
     started: Instant,
+    /// How steps ended in earlier sessions, so the summary counts the whole lesson.
+    earlier: BTreeMap<String, StepOutcome>,
+    /// What was said since the current step's header, replayed when a resize redraws it.
+    since_step: Vec<String>,
 }
 
 impl Screen {
@@ -50,11 +56,28 @@ impl Screen {
             live: None,
             printed: Vec::new(),
             started: Instant::now(),
+            earlier: BTreeMap::new(),
+            since_step: Vec::new(),
         }
     }
 
+    /// How steps ended in earlier sessions (the progress file's), for the closing summary.
+    pub fn with_history(
+        mut self,
+        earlier: impl IntoIterator<Item = (String, StepOutcome)>,
+    ) -> Self {
+        self.earlier = earlier.into_iter().collect();
+        self
+    }
+
+    /// Prints text above the live checklist, and keeps it for a redraw of the step.
+    fn say(&mut self, text: &str) {
+        self.since_step.push(text.to_owned());
+        self.print(text);
+    }
+
     /// Prints text above the live checklist (or plainly when there is none).
-    fn say(&self, text: &str) {
+    fn print(&self, text: &str) {
         let print = || {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{text}");
@@ -98,22 +121,109 @@ impl Screen {
         }
     }
 
-    fn summary(&self, machine: &Machine, verdict: &str) {
-        let count = |want| {
-            machine
-                .outcomes()
-                .iter()
-                .filter(|(_, o)| *o == want)
-                .count()
+    /// The whole lesson's count (earlier sessions, then this one's outcomes over them), and
+    /// this session's.
+    fn summary(&mut self, machine: &Machine, verdict: &str) {
+        let mut whole = self.earlier.clone();
+        whole.extend(machine.outcomes().iter().cloned());
+        let steps = &machine.lesson().steps;
+        let count = |outcomes: &mut dyn Iterator<Item = StepOutcome>, want| {
+            outcomes.filter(|o| *o == want).count()
         };
+        let lesson_count = |want| {
+            count(
+                &mut steps.iter().filter_map(|s| whole.get(&s.id).copied()),
+                want,
+            )
+        };
+        let session_count = |want| count(&mut machine.outcomes().iter().map(|(_, o)| *o), want);
+        let (passed, skipped) = (
+            lesson_count(StepOutcome::Passed),
+            lesson_count(StepOutcome::Skipped),
+        );
+        let remaining = steps.len().saturating_sub(passed + skipped);
         let elapsed = self.started.elapsed().as_secs();
         self.say(&format!(
-            "\n{verdict}: {} passed, {} skipped in this session ({}m{:02}s).",
-            count(StepOutcome::Passed),
-            count(StepOutcome::Skipped),
+            "\n{verdict}: {passed} passed, {skipped} skipped, {remaining} to go of {} steps \
+             (this session: {} passed, {} skipped in {}m{:02}s).",
+            steps.len(),
+            session_count(StepOutcome::Passed),
+            session_count(StepOutcome::Skipped),
             elapsed / 60,
             elapsed % 60
         ));
+    }
+
+    /// The step's header: number, title and id, explanation, commands, current values, keys.
+    fn step_text(&self, machine: &Machine, index: usize) -> Option<String> {
+        let steps = &machine.lesson().steps;
+        let step = steps.get(index)?;
+        let mut text = format!(
+            "\n{}  {}\n",
+            format!("Step {}/{} · {}", index + 1, steps.len(), step.title)
+                .style(self.styles.heading),
+            format!("[{}]", step.id).style(self.styles.dim)
+        );
+        if !step.explain.trim().is_empty() {
+            text.push_str(&wrap(&step.explain, self.width, "  "));
+            text.push('\n');
+        }
+        if !step.commands.is_empty() {
+            text.push_str("\n  Type in your other terminal:\n");
+            for command in &step.commands {
+                text.push_str(&format!("    $ {}\n", command.style(self.styles.command)));
+            }
+        }
+        if !machine.captured().is_empty() {
+            text.push_str("\n  Values from earlier steps:\n");
+            for (name, value) in machine.captured() {
+                text.push_str(&format!(
+                    "    {} = {}\n",
+                    name.style(self.styles.export),
+                    value
+                ));
+            }
+        }
+        if !step.expect.is_empty() {
+            text.push_str("\n  Passes when your connected terminal (kubetutor shell) has run:\n");
+            // On a redraw (a resize) the current step shows what was already seen.
+            let seen = if machine.index() == index {
+                machine.expected()
+            } else {
+                Vec::new()
+            };
+            for (i, expected) in step.expect.iter().enumerate() {
+                let mark = if seen.get(i).is_some_and(|(_, seen)| *seen) {
+                    "✓"
+                } else {
+                    "○"
+                };
+                text.push_str(&format!(
+                    "    {mark} {}\n",
+                    expected.style(self.styles.command)
+                ));
+            }
+        }
+        if step.goals.is_empty() {
+            if self.interactive {
+                let prompt = if step.expect.is_empty() {
+                    "Press Enter to continue (q quit · ? keys)"
+                } else {
+                    "No terminal connected? Press Enter to continue (q quit · ? keys)"
+                };
+                text.push_str(&format!("\n  {}", prompt.style(self.styles.dim)));
+            }
+        } else {
+            text.push_str("\n  Goals:");
+            if self.interactive {
+                text.push_str(&format!(
+                    "  {}",
+                    "(Enter: menu · h hint · s solution · kk skip · q quit · ? keys)"
+                        .style(self.styles.dim)
+                ));
+            }
+        }
+        Some(text)
     }
 }
 
@@ -137,60 +247,13 @@ impl Output for Screen {
             Transition::StepStarted { index } => {
                 self.end_live();
                 self.printed.clear();
-                let Some(step) = steps.get(*index) else {
+                self.since_step.clear();
+                let Some(text) = self.step_text(machine, *index) else {
                     return;
                 };
-                let mut text = format!(
-                    "\n{}\n",
-                    format!("Step {}/{total} · {}", index + 1, step.title)
-                        .style(self.styles.heading)
-                );
-                if !step.explain.trim().is_empty() {
-                    text.push_str(&wrap(&step.explain, self.width, "  "));
-                    text.push('\n');
-                }
-                if !step.commands.is_empty() {
-                    text.push_str("\n  Type in your other terminal:\n");
-                    for command in &step.commands {
-                        text.push_str(&format!("    $ {}\n", command.style(self.styles.command)));
-                    }
-                }
-                if !machine.captured().is_empty() {
-                    text.push_str("\n  Values from earlier steps (paste them in your shell):\n");
-                    for (name, value) in machine.captured() {
-                        let line = format!("export {name}={}", shell_quote(value));
-                        text.push_str(&format!("    {}\n", line.style(self.styles.export)));
-                    }
-                }
-                if !step.expect.is_empty() {
-                    text.push_str(
-                        "\n  Passes when your connected terminal (kubetutor shell) has run:\n",
-                    );
-                    for expected in &step.expect {
-                        text.push_str(&format!("    ○ {}\n", expected.style(self.styles.command)));
-                    }
-                }
-                if step.goals.is_empty() {
-                    if self.interactive {
-                        let prompt = if step.expect.is_empty() {
-                            "Press Enter to continue (q + Enter to quit)."
-                        } else {
-                            "No terminal connected? Press Enter to continue (q + Enter to quit)."
-                        };
-                        text.push_str(&format!("\n  {}", prompt.style(self.styles.dim)));
-                    }
-                } else {
-                    text.push_str("\n  Goals:");
-                    if self.interactive {
-                        text.push_str(&format!(
-                            "  {}",
-                            "(Enter: menu · h hint · s solution · k skip · q quit)"
-                                .style(self.styles.dim)
-                        ));
-                    }
-                }
-                self.say(&text);
-                self.start_live(step.goals.len());
+                self.print(&text);
+                let goals = steps.get(*index).map_or(0, |s| s.goals.len());
+                self.start_live(goals);
             }
             Transition::StepPassed { index } => {
                 self.end_live();
@@ -310,6 +373,9 @@ impl Output for Screen {
             return;
         };
         if hold {
+            // The menu draws where the checklist is; it comes back below the menu's place
+            // once the menu is gone, so nothing of it is left above.
+            let _ = live.multi.clear();
             live.hidden = true;
             live.multi.set_draw_target(ProgressDrawTarget::hidden());
         }
@@ -321,6 +387,43 @@ impl Output for Screen {
         {
             live.hidden = false;
             live.multi.set_draw_target(ProgressDrawTarget::stdout());
+        }
+    }
+
+    fn legend(&mut self) {
+        let text = format!("  {}", wrap(LEGEND, self.width, "  ").trim_start());
+        self.say(&text.style(self.styles.dim).to_string());
+    }
+
+    fn resized(&mut self, machine: &Machine) {
+        if !self.spinners {
+            return;
+        }
+        if let Ok((cols, _)) = crossterm::terminal::size() {
+            self.width = usize::from(cols).clamp(40, 100);
+        }
+        let Some(step) = machine.step().cloned() else {
+            return;
+        };
+        // The old checklist was drawn for the old width, and the terminal may have rewrapped
+        // it: rather than erase lines it can no longer count, start from a clean screen.
+        if let Some(live) = self.live.take() {
+            live.multi.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        let Some(header) = self.step_text(machine, machine.index()) else {
+            return;
+        };
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "\x1b[H\x1b[2J\x1b[3J");
+        let _ = writeln!(out, "{header}");
+        for text in &self.since_step {
+            let _ = writeln!(out, "{text}");
+        }
+        let _ = out.flush();
+        drop(out);
+        self.start_live(step.goals.len());
+        if machine.goals().len() == step.goals.len() {
+            self.goals_updated(&step, machine.goals());
         }
     }
 
