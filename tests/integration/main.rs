@@ -7,6 +7,7 @@ mod cluster_sandbox;
 mod common;
 mod exit_codes;
 mod json_events;
+mod learner_tmux;
 mod lint;
 mod practice;
 mod run_json;

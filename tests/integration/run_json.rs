@@ -11,7 +11,8 @@ use kubetutor::sandbox::{Sandbox, SandboxConfig};
 use crate::common::real_kubectl;
 pub use crate::support::learner::RunChild;
 use crate::support::learner::{
-    assert_every_step_passed, names, part3_tutorial_commands, play, wrong_answers_never_pass,
+    assert_every_step_passed, failure, names, part3_tutorial_commands, play,
+    wrong_answers_never_pass,
 };
 
 /// The lesson these tests play.
@@ -373,6 +374,36 @@ fn the_part3_lesson_passes_with_the_seed_tutorials_own_commands() {
     let events = play(&mut run, |c| world.kubectl(c), part3_tutorial_commands);
     let (code, stderr) = run.finish();
     assert_every_step_passed(&events, 17, code, &stderr);
+}
+
+#[test]
+fn a_mistyped_deployment_name_in_part3_is_named_in_the_reason() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons/part3-deploy-a-simple-app.yaml");
+    let Some(world) = World::start_with(path) else {
+        return;
+    };
+    // The first step's 3 minutes scaled to about 5 seconds.
+    let mut run = world.run(&["--timeout-scale", "0.03"]);
+    let events = play(
+        &mut run,
+        |c| world.kubectl(c),
+        |step| match step {
+            "deploy" => vec![
+                "kubectl create deployment hello-prat3 --image=tsouche/learn-kubernetes:part3v1"
+                    .to_owned(),
+            ],
+            _ => Vec::new(),
+        },
+    );
+    let _ = run.finish();
+    let reason = failure(&events, "deploy");
+    assert!(
+        reason.contains(
+            "there is a Deployment `hello-prat3` running this image; did you mean `hello-part3`?"
+        ),
+        "{reason}"
+    );
+    assert!(!reason.to_lowercase().contains("pull"), "{reason}");
 }
 
 #[test]
