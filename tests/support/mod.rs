@@ -5,3 +5,4 @@
 pub mod events;
 pub mod kube_api;
 pub mod learner;
+pub mod tmux;

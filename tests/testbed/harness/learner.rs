@@ -21,6 +21,10 @@ pub fn tests() -> Vec<Test> {
             name: "learner::wrong_answers_never_pass_and_the_reason_names_the_difference",
             run: wrong_answers,
         },
+        Test {
+            name: "learner::from_a_later_step_with_yes_sets_up_the_earlier_steps_and_it_passes",
+            run: from_a_later_step,
+        },
     ]
 }
 
@@ -62,5 +66,75 @@ fn wrong_answers(bed: &Bed) -> Result<(), Failed> {
         },
         |c| typed(bed, &home, Some("run-basics"), c),
     );
+    Ok(())
+}
+
+/// `run --from scale-up --yes` in an empty namespace of the real control plane: the solutions
+/// of the earlier steps whose goals do not hold run first, then the learner's own command
+/// passes the step.
+fn from_a_later_step(bed: &Bed) -> Result<(), Failed> {
+    let home = bed.scratch("learner-from");
+    let namespace = bed.namespace("from-setup")?;
+    let mut cmd = bed.kubetutor(&home);
+    cmd.args([
+        "run",
+        "--no-input",
+        "--json",
+        "--context",
+        "testbed",
+        "--yes",
+    ])
+    .args(["--namespace", &namespace, "--from", "scale-up"])
+    .arg(repo("lessons/part3-deploy-a-simple-app.yaml"));
+    let mut run = RunChild::spawn(cmd);
+    let mut events = Vec::new();
+    while let Some(event) = run.next() {
+        let started = event["event"] == "step_started";
+        events.push(event);
+        if started {
+            break;
+        }
+    }
+    let started: Vec<String> = crate::support::learner::names(&events)
+        .into_iter()
+        .filter(|n| n.starts_with("step_started"))
+        .collect();
+    if started != ["step_started scale-up"] {
+        return Err(format!("the run starts at scale-up: {events:?}").into());
+    }
+    for line in part3_tutorial_commands("scale-up") {
+        if !typed(bed, &home, Some(&namespace), &line) {
+            return Err(format!("{line} failed").into());
+        }
+    }
+    while let Some(event) = run.next() {
+        let name = event["event"].as_str().unwrap_or_default().to_owned();
+        if name == "step_failed" {
+            return Err(format!("scale-up failed: {event}").into());
+        }
+        events.push(event);
+        if name == "step_passed" {
+            break;
+        }
+    }
+    let _ = run.kill();
+    let (_, stderr) = run.finish();
+    if crate::support::learner::names(&events)
+        .last()
+        .map(String::as_str)
+        != Some("step_passed scale-up")
+    {
+        return Err(format!("scale-up passes: {events:?}\n{stderr}").into());
+    }
+    for shown in [
+        "Set up step 1/17 [deploy].",
+        "Set up step 10/17 [expose-again].",
+    ] {
+        if !stderr.contains(shown) {
+            return Err(format!("{shown:?} in:\n{stderr}").into());
+        }
+    }
+    // The earlier steps' objects are in the run's namespace, not the admin's default.
+    bed.kubectl_ok(&["-n", &namespace, "get", "service", "hello-part3"])?;
     Ok(())
 }

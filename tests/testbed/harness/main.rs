@@ -19,6 +19,7 @@ mod differential;
 mod kube_api;
 mod learner;
 mod rights;
+mod shell;
 
 use std::process::{Command, ExitCode};
 
@@ -43,6 +44,7 @@ fn tests() -> Vec<Test> {
     all.extend(check::tests());
     all.extend(kube_api::tests());
     all.extend(rights::tests());
+    all.extend(shell::tests());
     all.extend(differential::tests());
     all
 }
