@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub(crate) mod error;
+pub(crate) mod files;
 pub(crate) mod k8s;
 pub mod lesson;
 pub(crate) mod logging;

@@ -7,6 +7,7 @@
 
 mod choose;
 mod connect;
+pub mod kubeconfig;
 mod probe;
 mod resources;
 mod watch;

@@ -7,9 +7,9 @@ use anyhow::Context as _;
 use owo_colors::OwoColorize;
 
 use crate::cli::ShellArgs;
+use crate::cluster::kubeconfig;
 use crate::error::Error;
 use crate::runner::progress;
-use crate::shell::kubeconfig;
 use crate::shell::rc::{self, Hooks};
 use crate::shell::session::{SessionDir, write_atomic};
 use crate::term::{Console, Stream};

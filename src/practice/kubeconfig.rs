@@ -222,32 +222,10 @@ fn serialise(path: &Path, doc: &Value) -> Result<String, MergeError> {
 /// Writes through a temp file beside the real one (a symlink is followed) and a rename, with
 /// the old file's permissions, or owner-only for a new one (it holds a token).
 fn write_keeping_mode(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::PermissionsExt;
     let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     let mode = std::fs::metadata(&target).map_or(0o600, |m| m.permissions().mode() & 0o7777);
-    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut tmp = target.as_os_str().to_owned();
-    tmp.push(format!(".kubetutor-{}.tmp", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        // The umask may have narrowed the mode asked for; the old file's mode is the one.
-        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &target)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::files::write_atomic(&target, text.as_bytes(), mode)
 }
 
 #[cfg(test)]

@@ -2,12 +2,10 @@
 //! kubeconfig context, with a private kubeconfig whose context namespace is that namespace, so
 //! solution commands without `-n` land there.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kube::config::Kubeconfig;
-
+use crate::cluster::kubeconfig::{self, KubeconfigCopyError};
 use crate::cluster::{Chosen, Cluster, ClusterChoice, ClusterError, connect};
 use crate::lesson::Lesson;
 use crate::rehearsal::RehearsalError;
@@ -77,10 +75,9 @@ impl LessonCluster {
         };
         let namespace = lesson.namespace.clone();
         // Solution commands without `-n` must land in the lesson's namespace.
-        let sandbox_config = Kubeconfig::read_from(&kubeconfig)
-            .map_err(|err| RehearsalError::Kubeconfig(err.to_string()))?;
-        let kubeconfig = dir.path.join("solutions.kubeconfig");
-        write_kubeconfig(sandbox_config, &kubeconfig, cluster.context(), &namespace)?;
+        let solutions = dir.path.join("solutions.kubeconfig");
+        write_kubeconfig(Some(&kubeconfig), &solutions, cluster.context(), &namespace)?;
+        let kubeconfig = solutions;
         cluster
             .ensure_namespace(&namespace, NAMESPACE_TIMEOUT)
             .await
@@ -103,9 +100,7 @@ impl LessonCluster {
     ) -> Result<LessonCluster, RehearsalError> {
         let namespace = fresh_namespace(&lesson.namespace);
         let kubeconfig = dir.path.join("kubeconfig");
-        let user_config =
-            Kubeconfig::read().map_err(|err| RehearsalError::Kubeconfig(err.to_string()))?;
-        write_kubeconfig(user_config, &kubeconfig, cluster.context(), &namespace)?;
+        write_kubeconfig(None, &kubeconfig, cluster.context(), &namespace)?;
         cluster
             .ensure_namespace(&namespace, NAMESPACE_TIMEOUT)
             .await
@@ -196,53 +191,32 @@ pub struct SolutionKubeconfig {
 }
 
 impl SolutionKubeconfig {
-    /// Writes it.
+    /// Writes it: only that context, its cluster and its user.
     pub fn write(
         source: Option<&Path>,
         context: &str,
         namespace: &str,
     ) -> Result<SolutionKubeconfig, RehearsalError> {
-        let config = match source {
-            Some(path) => Kubeconfig::read_from(path),
-            None => Kubeconfig::read(),
-        }
-        .map_err(|err| RehearsalError::Kubeconfig(err.to_string()))?;
         let dir = PrivateDir::create()?;
         let path = dir.path.join("kubeconfig");
-        write_kubeconfig(config, &path, context, namespace)?;
+        write_kubeconfig(source, &path, context, namespace)?;
         Ok(SolutionKubeconfig { path, _dir: dir })
     }
 }
 
-/// A copy of `config` whose current context is `context`, with `namespace` as its namespace.
-/// It holds credentials: written owner-only, in a private directory.
+/// Writes to `path` (owner-only: it holds credentials) a kubeconfig holding only `context` of
+/// `source` (the user's kubeconfig when `None`), with `namespace` as its namespace.
 fn write_kubeconfig(
-    mut config: Kubeconfig,
+    source: Option<&Path>,
     path: &Path,
     context: &str,
     namespace: &str,
 ) -> Result<(), RehearsalError> {
-    let fail = |why: String| RehearsalError::Kubeconfig(why);
-    config.current_context = Some(context.to_owned());
-    let entry = config
-        .contexts
-        .iter_mut()
-        .find(|c| c.name == context)
-        .and_then(|c| c.context.as_mut())
-        .ok_or_else(|| fail(format!("context {context} vanished from the kubeconfig")))?;
-    entry.namespace = Some(namespace.to_owned());
-    let text = serde_yaml::to_string(&config).map_err(|err| fail(err.to_string()))?;
-    let mut file = owner_only(path).map_err(|err| fail(err.to_string()))?;
-    file.write_all(text.as_bytes())
-        .map_err(|err| fail(err.to_string()))
-}
-
-fn owner_only(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
+    let fail = |err: KubeconfigCopyError| RehearsalError::Kubeconfig(err.to_string());
+    let (config, context) = kubeconfig::pick_context(source, Some(context)).map_err(fail)?;
+    let yaml = kubeconfig::single_context(&config, &context, Some(namespace)).map_err(fail)?;
+    crate::files::write_atomic(path, yaml.as_bytes(), 0o600)
+        .map_err(|err| RehearsalError::Kubeconfig(err.to_string()))
 }
 
 /// A temporary directory only this user can read, removed when dropped.

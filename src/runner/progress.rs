@@ -5,7 +5,6 @@
 //! file behind.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -205,20 +204,8 @@ pub fn save(path: &Path, progress: &Progress) -> Result<(), ProgressError> {
         path: path.to_owned(),
         source,
     };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(fail)?;
     let text = serde_json::to_string_pretty(progress).map_err(|e| fail(e.into()))?;
-    let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
-    let written = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.map_err(fail)
+    crate::files::write_atomic(path, text.as_bytes(), 0o600).map_err(fail)
 }
 
 /// Removes saved progress (`--reset`).

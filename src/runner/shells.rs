@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::cluster::kubeconfig::{self, KubeconfigCopyError};
 use crate::lesson::Lesson;
-use crate::shell::kubeconfig::{self, KubeconfigCopyError};
 use crate::shell::session::{CommandsTail, SessionDir, SessionDirError, SessionInfo, write_atomic};
 
 /// Polls between two looks at the source kubeconfig's modification time (about a second).

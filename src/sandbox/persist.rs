@@ -133,26 +133,9 @@ pub fn save(store: &Store, path: &Path) -> Result<(), PersistError> {
         objects: snap.objects,
     };
     let bytes = serde_json::to_vec(&state).map_err(PersistError::Serialise)?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "state".to_owned());
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let write_err = |source| PersistError::Write {
+    crate::files::write_atomic(path, &bytes, 0o600).map_err(|source| PersistError::Write {
         path: path.to_owned(),
         source,
-    };
-    std::fs::write(&tmp, &bytes).map_err(write_err)?;
-    std::fs::rename(&tmp, path).map_err(|source| {
-        let _ = std::fs::remove_file(&tmp);
-        PersistError::Write {
-            path: path.to_owned(),
-            source,
-        }
     })
 }
 

@@ -15,7 +15,7 @@
 //! learner from starting again.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -208,21 +208,7 @@ fn fail(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Ses
 /// Writes `path` through a temporary file and a rename, so a reader (a shell sourcing
 /// `captures.sh` before its prompt) sees the old content or the new, never half.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), SessionDirError> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(mode);
-        }
-        #[cfg(not(unix))]
-        let _ = mode;
-        let mut file = options.open(&tmp).map_err(fail("write", &tmp))?;
-        file.write_all(contents).map_err(fail("write", &tmp))?;
-    }
-    std::fs::rename(&tmp, path).map_err(fail("write", path))
+    crate::files::write_atomic(path, contents, mode).map_err(fail("write", path))
 }
 
 /// The text of `captures.sh`: a comment, then `export NAME='value'` per capture (names that
@@ -324,6 +310,7 @@ fn parse_line(line: &[u8]) -> Option<CommandLine> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn captures_are_exported_quoted_and_odd_names_left_out() {

@@ -1,6 +1,6 @@
-//! The session's private kubeconfig: one context, its cluster and its user copied out of the
-//! learner's kubeconfig, with the lesson's namespace set, so `kubectl get pods` in a connected
-//! shell looks where the lesson looks, and the learner's own files are never written.
+//! Private kubeconfigs: one context, its cluster and its user copied out of a kubeconfig, with a
+//! namespace set, for a connected shell and for solution commands, so `kubectl get pods` looks
+//! where the lesson looks and the learner's own files are never written.
 
 use std::path::Path;
 
