@@ -37,19 +37,50 @@ pub struct Mode {
     pub interactive: bool,
     /// Events go to stdout as JSON lines.
     pub json: bool,
+    /// The terminal's width, when what the run says goes to a terminal: long lines are
+    /// wrapped at word boundaries instead of by the terminal in mid-word.
+    pub width: Option<usize>,
 }
 
 impl Mode {
     /// `--json` implies `--no-input`; prompts also need a terminal on stdin.
     pub fn new(args: &RunArgs, console: &Console) -> Self {
+        let to_terminal = if args.json {
+            console.stderr_tty
+        } else {
+            console.stdout_tty
+        };
         Mode {
             interactive: !args.no_input && !args.json && console.stdin_tty,
             json: args.json,
+            width: to_terminal
+                .then(crossterm::terminal::size)
+                .and_then(Result::ok)
+                .map(|(columns, _)| usize::from(columns)),
         }
     }
 
     /// Prints a message for humans: stderr in JSON mode, stdout otherwise.
     pub fn say(&self, text: &str) {
+        let wrapped;
+        let text = match self.width {
+            Some(width) => {
+                // Line by line: indented lines (commands to paste) stay as written.
+                wrapped = text
+                    .split('\n')
+                    .map(|line| {
+                        if line.starts_with(' ') || line.chars().count() <= width {
+                            line.to_owned()
+                        } else {
+                            crate::runner::ui::screen::wrap(line, width, "")
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                wrapped.as_str()
+            }
+            None => text,
+        };
         if self.json {
             eprintln!("{text}");
         } else {
