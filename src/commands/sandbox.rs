@@ -160,8 +160,10 @@ fn status(practice: &Practice) -> ExitCode {
             crate::sandbox::print::table::human_duration(secs)
         );
     }
-    if let Some(count) = practice.object_count() {
-        println!("  objects: {count}");
+    // Read from the saved state, which a just-started cluster may not have written yet.
+    match practice.object_count() {
+        Some(count) => println!("  objects: {count}"),
+        None => println!("  objects: none saved yet"),
     }
     ExitCode::from(EXIT_OK)
 }
