@@ -46,8 +46,8 @@ pub enum Command {
     Lessons(LessonsArgs),
     /// Print the completion script of a shell (lesson names and step ids complete too).
     Completions(CompletionsArgs),
-    /// Print kubetutor's man page (roff) on stdout.
-    Man,
+    /// Print kubetutor's man page (roff) on stdout, or write one page per command.
+    Man(ManArgs),
     /// Serve the embedded sandbox cluster until Ctrl-C, or manage the lasting practice cluster
     /// (start, stop, status, delete).
     Sandbox(SandboxArgs),
@@ -195,6 +195,15 @@ pub struct ExportArgs {
     /// Replace files that already exist.
     #[arg(long)]
     pub force: bool,
+}
+
+/// Arguments of `kubetutor man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write kubetutor.1 and a page per subcommand (kubetutor-run.1, ...) into this folder
+    /// instead (for `man -M` or a package's man1 folder).
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub out: Option<PathBuf>,
 }
 
 /// Arguments of `kubetutor completions`.

@@ -13,7 +13,7 @@ use clap_complete::engine::{CompletionCandidate, PathCompleter, ValueCompleter};
 use clap_complete::env::{Bash, CompleteEnv, Elvish, EnvCompleter, Fish, Powershell, Zsh};
 
 use super::choose::{self, LESSONS_DIR};
-use crate::cli::{Cli, CompletionShell, CompletionsArgs};
+use crate::cli::{Cli, CompletionShell, CompletionsArgs, ManArgs};
 use crate::error::{EXIT_OK, EXIT_USAGE, Error};
 use crate::lesson::{LessonRef, builtin};
 
@@ -56,8 +56,15 @@ pub fn completions(args: &CompletionsArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::from(EXIT_OK))
 }
 
-/// `kubetutor man`: prints the man page.
-pub fn man() -> Result<ExitCode, Error> {
+/// `kubetutor man`: prints the man page, or writes every command's into `--out`.
+pub fn man(args: &ManArgs) -> Result<ExitCode, Error> {
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir)
+            .and_then(|()| clap_mangen::generate_to(Cli::command(), dir))
+            .with_context(|| format!("failed to write the man pages into {}", dir.display()))?;
+        println!("Wrote the man pages into {}.", dir.display());
+        return Ok(ExitCode::from(EXIT_OK));
+    }
     let mut page = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut page)

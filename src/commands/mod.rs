@@ -29,7 +29,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::List(args) => list::run(&args, &console),
         Command::Lessons(args) => lessons::run(&args),
         Command::Completions(args) => complete::completions(&args),
-        Command::Man => complete::man(),
+        Command::Man(args) => complete::man(&args),
         Command::Sandbox(args) => sandbox::run(args, &console),
         Command::Run(args) => run::run(args, &console),
         Command::Check(args) => check::run(args, &console),
