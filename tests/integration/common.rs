@@ -4,6 +4,15 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// A finished process's stdout then stderr, for assertion messages.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// The repository's root (lessons, schema, docs).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use kubetutor::lesson;
 
-use crate::common::{root, scrubbed};
+use crate::common::{root, scrubbed, text};
 use crate::practice::Guard;
 use crate::run_json::RunChild;
 
@@ -69,14 +69,6 @@ impl Installed {
             .output()
             .expect("bash runs")
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn part3() -> lesson::LoadedLesson {
