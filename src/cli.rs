@@ -1,9 +1,13 @@
-//! Command-line interface: clap types only, no IO.
+//! Command-line interface: clap types only, no IO (the completers it names live in
+//! `commands::complete`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum, ValueHint};
+use clap_complete::engine::ArgValueCompleter;
+
+use crate::commands::complete;
 
 use crate::term::ColorChoice;
 
@@ -35,8 +39,15 @@ pub enum Command {
     Lint(LintArgs),
     /// Print the JSON Schema of the lesson format (or of the `--json` events).
     Schema(SchemaArgs),
-    /// List the lessons in a folder with their step counts.
+    /// List the lessons in ./lessons (or a folder given) and the built-in ones, with their
+    /// step counts.
     List(ListArgs),
+    /// The built-in lessons: write them out for an instructor to copy and change.
+    Lessons(LessonsArgs),
+    /// Print the completion script of a shell (lesson names and step ids complete too).
+    Completions(CompletionsArgs),
+    /// Print kubetutor's man page (roff) on stdout, or write one page per command.
+    Man(ManArgs),
     /// Serve the embedded sandbox cluster until Ctrl-C, or manage the lasting practice cluster
     /// (start, stop, status, delete).
     Sandbox(SandboxArgs),
@@ -48,8 +59,10 @@ pub enum Command {
 /// Arguments of `kubetutor run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Lesson file to follow, or the name of one in ./lessons. Without it: the only lesson
-    /// in ./lessons, or a menu of them.
+    /// Lesson file to follow, or a lesson's name: one in ./lessons, else a built-in one.
+    /// Without it: the only lesson in ./lessons, or a menu of them (of the built-in lessons
+    /// when ./lessons has none).
+    #[arg(add = ArgValueCompleter::new(complete::lessons))]
     pub lesson: Option<PathBuf>,
     /// Use the practice cluster (kubetutor's embedded sandbox, started if it does not run)
     /// even if a kubeconfig context answers.
@@ -63,7 +76,7 @@ pub struct RunArgs {
     pub namespace: Option<String>,
     /// Start at this step (its id, or its number counted from 1) instead of where you
     /// stopped; offers to set up what the earlier steps leave by running their solutions.
-    #[arg(long, value_name = "STEP")]
+    #[arg(long, value_name = "STEP", add = ArgValueCompleter::new(complete::steps))]
     pub from: Option<String>,
     /// Forget saved progress and start at the first step (on the practice cluster, also
     /// from an empty cluster).
@@ -87,8 +100,8 @@ pub struct RunArgs {
 /// Arguments of `kubetutor check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Lesson files or folders of lessons.
-    #[arg(required = true)]
+    /// Lesson files, folders of lessons, or lessons' names (as `run` takes them).
+    #[arg(required = true, add = ArgValueCompleter::new(complete::lessons))]
     pub lessons: Vec<PathBuf>,
     /// Use a fresh embedded sandbox for each lesson.
     #[arg(long, conflicts_with = "context")]
@@ -145,17 +158,74 @@ pub struct SchemaArgs {
 /// Arguments of `kubetutor lint`.
 #[derive(Debug, Args)]
 pub struct LintArgs {
-    /// Lesson files or folders of lessons.
-    #[arg(required = true)]
+    /// Lesson files, folders of lessons, or lessons' names (as `run` takes them).
+    #[arg(required = true, add = ArgValueCompleter::new(complete::lessons))]
     pub paths: Vec<PathBuf>,
 }
 
 /// Arguments of `kubetutor list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Folder of lessons.
-    #[arg(default_value = "lessons")]
+    /// Folder of lessons [default: lessons].
+    #[arg(value_hint = ValueHint::DirPath)]
+    pub dir: Option<PathBuf>,
+}
+
+/// Arguments of `kubetutor lessons`.
+#[derive(Debug, Args)]
+pub struct LessonsArgs {
+    /// What to do with the built-in lessons.
+    #[command(subcommand)]
+    pub action: LessonsCommand,
+}
+
+/// `kubetutor lessons export`.
+#[derive(Debug, Subcommand)]
+pub enum LessonsCommand {
+    /// Write every built-in lesson and the lesson format's JSON Schema into a folder.
+    Export(ExportArgs),
+}
+
+/// Arguments of `kubetutor lessons export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Folder to write into (created if missing).
+    #[arg(value_hint = ValueHint::DirPath)]
     pub dir: PathBuf,
+    /// Replace files that already exist.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Arguments of `kubetutor man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write kubetutor.1 and a page per subcommand (kubetutor-run.1, ...) into this folder
+    /// instead (for `man -M` or a package's man1 folder).
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub out: Option<PathBuf>,
+}
+
+/// Arguments of `kubetutor completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    pub shell: CompletionShell,
+}
+
+/// The shells `kubetutor completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    /// Bash 4.4 or later.
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// Fish.
+    Fish,
+    /// PowerShell.
+    Powershell,
+    /// Elvish.
+    Elvish,
 }
 
 /// Arguments of `kubetutor sandbox`.
@@ -172,7 +242,7 @@ pub struct SandboxArgs {
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
     /// Lesson whose `sandbox` section (images and apps) the sandbox should know.
-    #[arg(long)]
+    #[arg(long, add = ArgValueCompleter::new(complete::lessons))]
     pub lesson: Option<PathBuf>,
     /// File in which objects persist across restarts.
     #[arg(long)]
@@ -230,7 +300,7 @@ pub struct ServePracticeArgs {
 #[derive(Debug, Args)]
 pub struct ShellArgs {
     /// The lesson you expect to be running; with no run active, its namespace is used.
-    #[arg(long)]
+    #[arg(long, add = ArgValueCompleter::new(complete::lessons))]
     pub lesson: Option<PathBuf>,
     /// With no lesson running: the kubeconfig context to point at (default: the current one).
     #[arg(long)]

@@ -2,7 +2,7 @@
 //! CI and lesson authors. Invoking it is the consent to run the lessons' solution commands.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -12,11 +12,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::CheckArgs;
 use crate::cluster::{Chosen, ClusterRequest};
-use crate::commands::lint::lesson_files;
+use crate::commands::lint::lessons_named;
 use crate::error::{
     EXIT_CLUSTER, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Error,
 };
-use crate::lesson::{self, Diagnostic, Lesson, LessonError};
+use crate::lesson::{self, Diagnostic, Lesson, LessonError, LessonRef};
 use crate::rehearsal::cluster::LessonCluster;
 use crate::rehearsal::report::{LessonReport, junit, step_lines, summary};
 use crate::rehearsal::{CheckConfig, StepResult, check_lesson};
@@ -25,7 +25,7 @@ use crate::term::{Console, Stream, Styles};
 
 /// Runs `kubetutor check`.
 pub fn run(args: CheckArgs, console: &Console) -> Result<ExitCode, Error> {
-    let files = lesson_files(&args.lessons)?;
+    let files = lessons_named(&args.lessons)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -66,7 +66,7 @@ impl Human {
 
 async fn run_async(
     args: CheckArgs,
-    files: Vec<PathBuf>,
+    files: Vec<LessonRef>,
     console: &Console,
 ) -> Result<ExitCode, Error> {
     let started = Instant::now();
@@ -92,7 +92,7 @@ async fn run_async(
         }
     });
     for file in &files {
-        let name = file.display().to_string();
+        let name = file.display();
         let (report, failure) = match load(file) {
             Err(not_loaded) => {
                 eprint!("{}", not_loaded.render(&human.stderr));
@@ -194,8 +194,8 @@ impl NotLoaded {
 }
 
 /// Loads and lints a lesson.
-fn load(path: &Path) -> Result<Lesson, NotLoaded> {
-    let loaded = lesson::load(path).map_err(NotLoaded::Load)?;
+fn load(lesson: &LessonRef) -> Result<Lesson, NotLoaded> {
+    let loaded = lesson.load().map_err(NotLoaded::Load)?;
     let errors: Vec<Diagnostic> = lesson::lint(&loaded)
         .into_iter()
         .filter(Diagnostic::is_error)

@@ -8,18 +8,18 @@ use owo_colors::OwoColorize;
 
 use crate::cli::LintArgs;
 use crate::error::{EXIT_FAILED, EXIT_OK, Error};
-use crate::lesson::{self, Diagnostic};
+use crate::lesson::{self, Diagnostic, LessonRef};
 use crate::term::{Console, Stream, Styles};
 
 /// Lints every lesson under `args.paths`; exit 1 when any has an error, 2 when a path is
 /// missing.
 pub fn run(args: &LintArgs, console: &Console) -> Result<ExitCode, Error> {
-    let files = lesson_files(&args.paths)?;
+    let files = lessons_named(&args.paths)?;
     let styles = console.styles(Stream::Stdout);
     let mut out = String::new();
     let (mut errors, mut warnings) = (0usize, 0usize);
     for file in &files {
-        match lesson::load(file) {
+        match file.load() {
             Ok(loaded) => {
                 for diag in lesson::lint(&loaded) {
                     count(&diag, &mut errors, &mut warnings);
@@ -73,6 +73,26 @@ fn summary(files: usize, errors: usize, warnings: usize, styles: &Styles) -> Str
     let errors = plural(errors, "error");
     let warnings = plural(warnings, "warning");
     format!("{checked} checked: {errors}, {warnings}\n")
+}
+
+/// The lessons named by `paths`: as [`lesson_files`], and a name that is no path is looked up
+/// as `run` looks it up (in `./lessons`, then among the built-in lessons).
+pub fn lessons_named(paths: &[PathBuf]) -> Result<Vec<LessonRef>, Error> {
+    let mut lessons = Vec::new();
+    for path in paths {
+        let named = (!path.exists())
+            .then(|| super::choose::named(path, Path::new(super::choose::LESSONS_DIR)))
+            .flatten();
+        match named {
+            Some(lesson) => lessons.push(lesson),
+            None => lessons.extend(
+                lesson_files(std::slice::from_ref(path))?
+                    .into_iter()
+                    .map(LessonRef::File),
+            ),
+        }
+    }
+    Ok(lessons)
 }
 
 /// The lesson files named by `paths`: files as given, folders searched recursively for

@@ -2,6 +2,8 @@
 
 pub(crate) mod check;
 pub(crate) mod choose;
+pub mod complete;
+pub(crate) mod lessons;
 pub(crate) mod lint;
 pub(crate) mod list;
 pub(crate) mod run;
@@ -25,6 +27,9 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Lint(args) => lint::run(&args, &console),
         Command::Schema(args) => schema::run(&args),
         Command::List(args) => list::run(&args, &console),
+        Command::Lessons(args) => lessons::run(&args),
+        Command::Completions(args) => complete::completions(&args),
+        Command::Man(args) => complete::man(&args),
         Command::Sandbox(args) => sandbox::run(args, &console),
         Command::Run(args) => run::run(args, &console),
         Command::Check(args) => check::run(args, &console),

@@ -14,7 +14,7 @@ use super::choose;
 use crate::cli::RunArgs;
 use crate::cluster::{Chosen, Cluster, ClusterRequest};
 use crate::error::{EXIT_FAILED, EXIT_OK, Error};
-use crate::lesson::Lesson;
+use crate::lesson::{Lesson, LessonRef};
 use crate::practice::Practice;
 use crate::rehearsal::cluster::SolutionKubeconfig;
 use crate::rehearsal::prepare::{self, PrepareError, Preparer};
@@ -108,12 +108,12 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
         eprintln!("stdin is not a terminal: running without prompts, as with --no-input");
     }
     let ask: choose::Pick<'_> = &choose::ask;
-    let path = choose::resolve(
+    let chosen = choose::resolve(
         args.lesson.as_deref(),
         Path::new(choose::LESSONS_DIR),
         mode.interactive.then_some(ask),
     )?;
-    let loaded = load_lesson(&path, console)?;
+    let loaded = load_lesson(&chosen, console)?;
     let lesson = loaded.lesson;
     let namespace = args
         .namespace
@@ -250,7 +250,7 @@ async fn run_async(args: RunArgs, console: &Console) -> Result<ExitCode, Error> 
     );
     let ending = match json {
         Some(writer) => {
-            let mut output = JsonOutput::new(writer, path.display().to_string());
+            let mut output = JsonOutput::new(writer, chosen.display());
             run.drive(machine, &mut source, &mut output, shells.as_mut())
                 .await
         }
@@ -679,22 +679,23 @@ async fn forward_interrupts(events: mpsc::UnboundedSender<InputEvent>) {
     }
 }
 
-/// A lesson read from disk, with what progress needs to know about its file.
+/// A lesson loaded, with what progress needs to know about where it came from.
 pub struct LessonFile {
     /// The lesson.
     pub lesson: Lesson,
-    /// The lesson file, canonicalised.
+    /// The lesson file, canonicalised, or a built-in lesson's key.
     pub canonical: PathBuf,
     /// Hash of its content.
     pub hash: String,
 }
 
-fn load_lesson(path: &Path, console: &Console) -> Result<LessonFile, Error> {
-    let loaded = crate::lesson::load(path).map_err(|err| super::lesson_error(&err, console))?;
-    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+fn load_lesson(chosen: &LessonRef, console: &Console) -> Result<LessonFile, Error> {
+    let loaded = chosen
+        .load()
+        .map_err(|err| super::lesson_error(&err, console))?;
     Ok(LessonFile {
         hash: progress::lesson_hash(loaded.text.as_bytes()),
         lesson: loaded.lesson,
-        canonical,
+        canonical: chosen.identity(),
     })
 }

@@ -1,6 +1,7 @@
 //! `kubetutor sandbox`: serve the embedded cluster until Ctrl-C, or manage the practice
 //! cluster (`start`, `stop`, `status`, `delete`).
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -188,8 +189,9 @@ async fn serve_foreground(args: SandboxArgs, console: &Console) -> Result<ExitCo
     let images = match &args.lesson {
         None => Vec::new(),
         Some(path) => {
-            let loaded =
-                crate::lesson::load(path).map_err(|err| super::lesson_error(&err, console))?;
+            let loaded = super::choose::named_or_file(path, Path::new(super::choose::LESSONS_DIR))
+                .load()
+                .map_err(|err| super::lesson_error(&err, console))?;
             loaded.lesson.sandbox.apps()
         }
     };

@@ -40,23 +40,29 @@ pub fn run(args: &ShellArgs, console: &Console) -> Result<ExitCode, Error> {
     let styles = console.styles(Stream::Stderr);
     let state_dir = progress::state_dir().map_err(anyhow::Error::from)?;
     let dir = SessionDir::at(&state_dir);
-    let lesson = args
+    let chosen = args
         .lesson
         .as_deref()
-        .map(|path| crate::lesson::load(path).map_err(|err| super::lesson_error(&err, console)))
+        .map(|given| super::choose::named_or_file(given, Path::new(super::choose::LESSONS_DIR)));
+    let lesson = chosen
+        .as_ref()
+        .map(|chosen| {
+            chosen
+                .load()
+                .map_err(|err| super::lesson_error(&err, console))
+        })
         .transpose()?;
     match dir.active() {
         Some(info) => {
-            if let Some(path) = &args.lesson {
-                let wanted = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-                if Path::new(&info.lesson) != wanted {
-                    return Err(Error::Usage(format!(
-                        "the lesson being run is {} ({}), not {}; open the shell without --lesson to join it",
-                        info.title,
-                        info.lesson,
-                        path.display()
-                    )));
-                }
+            if let (Some(path), Some(chosen)) = (&args.lesson, &chosen)
+                && Path::new(&info.lesson) != chosen.identity()
+            {
+                return Err(Error::Usage(format!(
+                    "the lesson being run is {} ({}), not {}; open the shell without --lesson to join it",
+                    info.title,
+                    info.lesson,
+                    path.display()
+                )));
             }
             if args.context.is_some() || args.namespace.is_some() {
                 eprintln!(

@@ -164,11 +164,17 @@ pub fn state_dir() -> Result<PathBuf, ProgressError> {
 }
 
 /// A per-lesson-file key: `<stem>-<short hash of the canonical path>`.
+/// A built-in lesson's `builtin:NAME` keeps the hash of that whole key, and drops the prefix
+/// from the file name (a colon is no friend of file names).
 pub fn lesson_key(canonical: &Path) -> String {
     let stem = canonical
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "lesson".to_owned());
+    let stem = stem
+        .strip_prefix(crate::lesson::builtin::KEY_PREFIX)
+        .map(str::to_owned)
+        .unwrap_or(stem);
     let hash = fnv1a(canonical.to_string_lossy().as_bytes());
     format!("{stem}-{:08x}", hash as u32)
 }
@@ -523,6 +529,9 @@ mod tests {
         let a = lesson_key(Path::new("/a/l.yaml"));
         assert_eq!(a, lesson_key(Path::new("/a/l.yaml")));
         assert_ne!(a, lesson_key(Path::new("/b/l.yaml")));
+        let builtin = lesson_key(Path::new("builtin:intro"));
+        assert!(builtin.starts_with("intro-"), "{builtin}");
+        assert_ne!(builtin, lesson_key(Path::new("intro")));
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
     }
 }

@@ -4,6 +4,20 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// A finished process's stdout then stderr, for assertion messages.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The repository's root (lessons, schema, docs).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
 /// The `kubetutor` binary, with the environment scrubbed of anything that would change its
 /// behaviour (colours, CI detection, the user's kubeconfig, logging).
 pub fn kubetutor() -> assert_cmd::Command {
@@ -12,7 +26,11 @@ pub fn kubetutor() -> assert_cmd::Command {
 
 /// [`kubetutor`] as a plain `std::process::Command`, for tests that drive a running child.
 pub fn kubetutor_std() -> Command {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("kubetutor"));
+    scrubbed(Command::new(assert_cmd::cargo::cargo_bin("kubetutor")))
+}
+
+/// `cmd` (a kubetutor, wherever it lies) without the variables [`kubetutor`] scrubs.
+pub fn scrubbed(mut cmd: Command) -> Command {
     for var in [
         "NO_COLOR",
         "CLICOLOR_FORCE",

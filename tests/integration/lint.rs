@@ -6,11 +6,7 @@ use std::time::{Duration, Instant};
 use kubetutor::lesson::{self, Goal};
 use proptest::prelude::*;
 
-use crate::common::kubetutor;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::common::{kubetutor, root};
 
 /// Exit code, stdout and stderr in one text, for snapshots.
 fn run_in_root(args: &[&str]) -> (i32, String) {

@@ -6,6 +6,7 @@ mod check_cmd;
 mod cluster_sandbox;
 mod common;
 mod exit_codes;
+mod installed;
 mod json_events;
 mod learner_tmux;
 mod lint;

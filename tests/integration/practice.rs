@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::common::{kubetutor_std, real_kubectl};
+use crate::common::{kubetutor_std, real_kubectl, text};
 use crate::run_json::RunChild;
 
 /// Stops the practice cluster kept under `state` (an XDG_STATE_HOME) when dropped, so no test
@@ -124,14 +124,6 @@ impl Home {
             .output()
             .expect("kubectl runs")
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// The port in `https://127.0.0.1:PORT` in kubetutor's output.
