@@ -26,7 +26,19 @@ pub fn resolve(
     pick: Option<Pick<'_>>,
 ) -> Result<LessonRef, Error> {
     if let Some(given) = given {
-        return Ok(named_or_file(given, lessons_dir));
+        if let Some(found) = named(given, lessons_dir) {
+            return Ok(found);
+        }
+        if let Some(close) = close_name(given, lessons_dir) {
+            return Err(Error::Usage(format!(
+                "no lesson `{}`: not a file, not in `{}`, not built in; did you mean `{close}`? \
+                 (`kubetutor list` shows the lessons)",
+                given.display(),
+                lessons_dir.display()
+            )));
+        }
+        // Loading then says what is wrong with the file.
+        return Ok(LessonRef::File(given.to_owned()));
     }
     let files = if lessons_dir.is_dir() {
         lesson_files(&[lessons_dir.to_owned()])?
@@ -65,6 +77,23 @@ pub fn resolve(
                 .join("\n")
         ))),
     }
+}
+
+/// For a bare name that names no lesson, the closest lesson name (in `lessons_dir` or built
+/// in) when it looks like a typo of it.
+fn close_name(given: &Path, lessons_dir: &Path) -> Option<String> {
+    let bare = given.components().count() == 1 && given.extension().is_none();
+    let name = given.to_str().filter(|_| bare && !given.exists())?;
+    let mut names: Vec<String> = builtin::all().iter().map(|b| b.name.to_owned()).collect();
+    if lessons_dir.is_dir() {
+        let files = lesson_files(&[lessons_dir.to_owned()]).unwrap_or_default();
+        names.extend(
+            files
+                .iter()
+                .filter_map(|f| f.file_stem()?.to_str().map(str::to_owned)),
+        );
+    }
+    crate::lesson::suggest::did_you_mean(name, names.iter().map(String::as_str)).map(str::to_owned)
 }
 
 /// What `kubetutor run` takes to follow `lesson`: its file, or a built-in lesson's name.
@@ -161,11 +190,14 @@ mod tests {
             file(resolve(Some(&path), dir.path(), None).expect("file")),
             path
         );
-        // Unknown names are passed on, so loading reports the missing file.
+        // Unknown names are passed on, so loading reports the missing file...
         assert_eq!(
             file(resolve(Some(Path::new("nope")), dir.path(), None).expect("passed on")),
             Path::new("nope")
         );
+        // ... unless they look like a typo of a lesson's name.
+        let err = resolve(Some(Path::new("intor")), dir.path(), None).expect_err("a typo");
+        assert!(err.to_string().contains("did you mean `intro`?"), "{err}");
     }
 
     #[test]
