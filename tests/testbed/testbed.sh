@@ -221,6 +221,10 @@ EOF
         --kubelet-preferred-address-types=InternalIP \
         --audit-policy-file="$DIR/audit-policy.yaml" --audit-log-path="$DIR/logs/audit.log" \
         --allow-privileged=true --profiling=false
+    # The scheduler and the controller manager pick the events.k8s.io API only if discovery
+    # answers when they start (client-go's NewEventBroadcasterAdapter); started earlier they
+    # keep writing core/v1 events, unlike a cluster's. /readyz is open to anonymous requests.
+    wait_http https://127.0.0.1:6443/readyz kube-apiserver
     start kube-controller-manager "$K8S_DIR/kube-controller-manager" \
         --kubeconfig="$DIR/kubeconfig" --leader-elect=false \
         --bind-address=127.0.0.1 --secure-port=10257 \
