@@ -8,7 +8,7 @@ use std::process::Command;
 use crate::common::real_kubectl;
 use crate::practice::Guard;
 use crate::run_json::{RunChild, World};
-use crate::support::learner::{names, part3_tutorial_commands, typed};
+use crate::support::learner::{names, part3_tutorial_commands, typed, until_a_step_starts};
 
 /// `kubetutor run` with a private home and state, and a kubeconfig that names no cluster.
 fn run_command(home: &Path, lesson: &Path, extra: &[&str]) -> Command {
@@ -21,19 +21,6 @@ fn run_command(home: &Path, lesson: &Path, extra: &[&str]) -> Command {
         .env("HOME", home)
         .env("XDG_STATE_HOME", home.join("state"));
     command
-}
-
-/// The events up to the first `step_started`, included.
-fn until_a_step_starts(run: &mut RunChild) -> Vec<serde_json::Value> {
-    let mut events = Vec::new();
-    while let Some(event) = run.next() {
-        let started = event["event"] == "step_started";
-        events.push(event);
-        if started {
-            break;
-        }
-    }
-    events
 }
 
 #[test]

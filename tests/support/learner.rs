@@ -73,6 +73,19 @@ impl Drop for RunChild {
     }
 }
 
+/// The events up to the first `step_started`, included.
+pub fn until_a_step_starts(run: &mut RunChild) -> Vec<Value> {
+    let mut events = Vec::new();
+    while let Some(event) = run.next() {
+        let started = event["event"] == "step_started";
+        events.push(event);
+        if started {
+            break;
+        }
+    }
+    events
+}
+
 /// Plays the lesson: on each `step_started`, types `commands(step)` with `$NAME` replaced by
 /// the captured values the event offers, through `kubectl` (which says whether the command
 /// worked); returns every event.

@@ -87,14 +87,7 @@ fn from_a_later_step(bed: &Bed) -> Result<(), Failed> {
     .args(["--namespace", &namespace, "--from", "scale-up"])
     .arg(repo("lessons/part3-deploy-a-simple-app.yaml"));
     let mut run = RunChild::spawn(cmd);
-    let mut events = Vec::new();
-    while let Some(event) = run.next() {
-        let started = event["event"] == "step_started";
-        events.push(event);
-        if started {
-            break;
-        }
-    }
+    let mut events = crate::support::learner::until_a_step_starts(&mut run);
     let started: Vec<String> = crate::support::learner::names(&events)
         .into_iter()
         .filter(|n| n.starts_with("step_started"))
