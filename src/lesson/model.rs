@@ -173,6 +173,46 @@ impl Step {
     pub fn timeout(&self) -> Duration {
         self.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0)
     }
+
+    /// The step with the values captured so far put in for `$NAME` / `${NAME}` in every goal
+    /// field (names, selectors, `matches` values, `explain_failure`...), as the docs promise.
+    /// Variables not captured stay as written (lint reports those used before a capture).
+    pub fn with_captures(&self, captured: &BTreeMap<String, String>) -> Step {
+        let mut step = self.clone();
+        if captured.is_empty() {
+            return step;
+        }
+        for goal in &mut step.goals {
+            // Through the goal's own YAML form, so every string field of every kind is covered
+            // without a list of fields to keep up to date.
+            let Ok(mut value) = serde_yaml::to_value(&*goal) else {
+                continue;
+            };
+            expand_strings(&mut value, captured);
+            if let Ok(expanded) = serde_yaml::from_value(value) {
+                *goal = expanded;
+            }
+        }
+        step
+    }
+}
+
+fn expand_strings(value: &mut serde_yaml::Value, captured: &BTreeMap<String, String>) {
+    match value {
+        serde_yaml::Value::String(text) => *text = super::vars::expand(text, captured),
+        serde_yaml::Value::Sequence(items) => {
+            for item in items {
+                expand_strings(item, captured);
+            }
+        }
+        serde_yaml::Value::Mapping(map) => {
+            for (_, item) in map.iter_mut() {
+                expand_strings(item, captured);
+            }
+        }
+        serde_yaml::Value::Tagged(tagged) => expand_strings(&mut tagged.value, captured),
+        _ => {}
+    }
 }
 
 /// A duration written as `90s`, `2m`, `1m30s` or `1h`.
@@ -335,6 +375,29 @@ pub use crate::check::goals::{
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn captured_values_are_put_into_every_goal_field() {
+        let step: Step = serde_yaml::from_str(
+            "id: s\ntitle: S\ngoals:\n  - kind: absent\n    target: {apiVersion: v1, kind: Pod, name: $POD}\n    explain_failure: Pod `${POD}` is still there; $OTHER\n  - kind: scaled\n    deployment: $APP\n    replicas: 2\n",
+        )
+        .unwrap();
+        let captured = BTreeMap::from([
+            ("POD".to_owned(), "web-1".to_owned()),
+            ("APP".to_owned(), "web".to_owned()),
+        ]);
+        let expanded = step.with_captures(&captured);
+        let yaml = serde_yaml::to_string(&expanded.goals).unwrap();
+        assert!(yaml.contains("name: web-1"), "{yaml}");
+        assert!(
+            yaml.contains("Pod `web-1` is still there; $OTHER"),
+            "{yaml}"
+        );
+        assert!(yaml.contains("deployment: web\n"), "{yaml}");
+        assert!(!yaml.contains("$POD") && !yaml.contains("$APP"), "{yaml}");
+        // Nothing captured: the step as written.
+        assert_eq!(step.with_captures(&BTreeMap::new()).goals, step.goals);
+    }
 
     #[test]
     fn durations_parse_in_the_forms_authors_write() {

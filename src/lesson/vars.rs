@@ -57,6 +57,25 @@ pub fn used_variables(text: &str) -> Vec<(usize, &str)> {
     found
 }
 
+/// `text` with each `$NAME` / `${NAME}` that `values` has replaced by its value; variables
+/// it does not have stay as written.
+pub fn expand(text: &str, values: &std::collections::BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    for (at, name) in used_variables(text) {
+        let Some(value) = values.get(name) else {
+            continue;
+        };
+        let braced = text.as_bytes().get(at + 1) == Some(&b'{');
+        let end = at + 1 + name.len() + if braced { 2 } else { 0 };
+        out.push_str(&text[rest..at]);
+        out.push_str(value);
+        rest = end;
+    }
+    out.push_str(&text[rest..]);
+    out
+}
+
 /// Upper-case variables a line of shell sets (`NAME=...`, `export NAME=...`).
 pub fn assigned_variables(line: &str) -> Vec<&str> {
     line.split(|c: char| c.is_whitespace() || matches!(c, ';' | '&' | '|' | '(' | '`'))
@@ -140,6 +159,19 @@ pub fn sets_replicas(line: &str, n: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expands_captured_variables_and_leaves_the_others() {
+        let values = std::collections::BTreeMap::from([
+            ("POD".to_owned(), "web-1".to_owned()),
+            ("PORT".to_owned(), "30080".to_owned()),
+        ]);
+        assert_eq!(
+            expand("pod $POD on ${PORT}, $OTHER, \\$POD, $POD_X", &values),
+            "pod web-1 on 30080, $OTHER, \\$POD, $POD_X"
+        );
+        assert_eq!(expand("", &values), "");
+    }
 
     #[test]
     fn finds_used_variables() {

@@ -216,7 +216,9 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
                 self.output.transition(self.machine, &transition);
                 match transition {
                     Transition::StepStarted { index } => {
-                        let step = self.machine.lesson().steps[index].clone();
+                        // Goals may name what earlier steps captured (`$POD_NAME`).
+                        let step = self.machine.lesson().steps[index]
+                            .with_captures(self.machine.captured());
                         if step.goals.is_empty() {
                             deadline = None;
                             if self.config.interactive && input_open {
@@ -526,7 +528,11 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
     }
 
     async fn evaluate(&mut self) -> Vec<Transition> {
-        let Some(step) = self.machine.step().cloned() else {
+        let Some(step) = self
+            .machine
+            .step()
+            .map(|step| step.with_captures(self.machine.captured()))
+        else {
             return Vec::new();
         };
         if step.goals.is_empty() {

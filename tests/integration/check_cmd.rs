@@ -237,6 +237,23 @@ fn a_goal_that_holds_before_the_solution_runs_is_a_lesson_bug() {
 }
 
 #[test]
+fn goals_name_the_values_earlier_steps_captured() {
+    let Some(env) = Env::new() else { return };
+    let out = run(env
+        .check()
+        .arg("--sandbox")
+        .arg(repo("tests/lessons/check/captured-in-goals.yaml")));
+    assert_eq!(
+        out.code,
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(out.stdout.contains("✔ replace"), "{}", out.stdout);
+}
+
+#[test]
 fn a_malformed_lesson_exits_2_with_its_located_diagnostic() {
     let Some(env) = Env::new() else { return };
     let out = run(env
