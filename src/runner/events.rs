@@ -215,10 +215,12 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
             while let Some(transition) = queue.pop_front() {
                 self.output.transition(self.machine, &transition);
                 match transition {
-                    Transition::StepStarted { index } => {
-                        // Goals may name what earlier steps captured (`$POD_NAME`).
-                        let step = self.machine.lesson().steps[index]
-                            .with_captures(self.machine.captured());
+                    Transition::StepStarted { .. } => {
+                        // The machine is on the step it just started: judge it as it judges
+                        // it, with earlier captures in its goals.
+                        let Some(step) = self.machine.judged_step().cloned() else {
+                            continue;
+                        };
                         if step.goals.is_empty() {
                             deadline = None;
                             if self.config.interactive && input_open {
@@ -528,11 +530,7 @@ impl<S: GoalSource, O: Output> Loop<'_, S, O> {
     }
 
     async fn evaluate(&mut self) -> Vec<Transition> {
-        let Some(step) = self
-            .machine
-            .step()
-            .map(|step| step.with_captures(self.machine.captured()))
-        else {
+        let Some(step) = self.machine.judged_step().cloned() else {
             return Vec::new();
         };
         if step.goals.is_empty() {

@@ -147,6 +147,9 @@ pub struct Machine {
     /// The current step's solution was run for the learner: when its goals hold, it counts as
     /// skipped, not passed.
     solved: bool,
+    /// The current step with the values captured so far put into its goals: made once when
+    /// the step starts (captures only change when a step passes), judged on every event.
+    judged: Option<Step>,
 }
 
 impl Machine {
@@ -164,6 +167,7 @@ impl Machine {
             seen: Vec::new(),
             read_by: None,
             solved: false,
+            judged: None,
         }
     }
 
@@ -190,6 +194,15 @@ impl Machine {
             return None;
         }
         self.lesson.steps.get(self.index)
+    }
+
+    /// The current step as its goals are judged: with the values captured by earlier steps
+    /// (`$POD_NAME`) put into every goal field.
+    pub fn judged_step(&self) -> Option<&Step> {
+        if self.phase == Phase::Finished {
+            return None;
+        }
+        self.judged.as_ref()
     }
 
     /// Where the current step stands.
@@ -469,10 +482,12 @@ impl Machine {
             self.index = self.lesson.steps.len();
             self.phase = Phase::Finished;
             self.goals.clear();
+            self.judged = None;
             out.push(Transition::LessonPassed);
             return;
         };
         self.goals = step.goals.iter().map(|_| GoalReport::pending()).collect();
+        self.judged = Some(step.with_captures(&self.captured));
         self.seen = if step.goals.is_empty() {
             vec![false; step.expect.len()]
         } else {
