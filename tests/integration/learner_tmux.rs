@@ -55,21 +55,6 @@ fn reading_commands(step: &str) -> Vec<&'static str> {
     }
 }
 
-/// Stops the `kubectl proxy` whose pid is in the file, whatever happens to the test.
-struct ProxyGuard(PathBuf);
-
-impl Drop for ProxyGuard {
-    fn drop(&mut self) {
-        let pid = std::fs::read_to_string(&self.0)
-            .ok()
-            .and_then(|text| text.trim().parse::<i32>().ok())
-            .and_then(rustix::process::Pid::from_raw);
-        if let Some(pid) = pid {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        }
-    }
-}
-
 #[test]
 fn the_part3_lesson_with_a_connected_shell_and_a_proxy_then_a_new_terminal_and_a_restart() {
     let Some(kubectl) = real_kubectl() else {
@@ -77,7 +62,8 @@ fn the_part3_lesson_with_a_connected_shell_and_a_proxy_then_a_new_terminal_and_a
     };
     let home = tempfile::tempdir().expect("temp dir");
     let _practice = Guard::new(&home.path().join("state"));
-    let proxy_pid = ProxyGuard(home.path().join("proxy.pid"));
+    let proxy_pid = home.path().join("proxy.pid");
+    let _proxy = Guard::pid_file(proxy_pid.clone());
     let bin = home.path().join("bin");
     std::fs::create_dir_all(&bin).expect("bin");
     std::os::unix::fs::symlink(&kubectl, bin.join("kubectl")).expect("link kubectl");
@@ -134,7 +120,7 @@ fn the_part3_lesson_with_a_connected_shell_and_a_proxy_then_a_new_terminal_and_a
                     proxy,
                     &format!(
                         "kubectl proxy -p 8001 & echo $! > {}; fg",
-                        proxy_pid.0.display()
+                        proxy_pid.display()
                     ),
                 );
                 tmux.wait_in(proxy, "Starting to serve on 127.0.0.1:8001");

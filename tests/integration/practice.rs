@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use crate::common::{kubetutor_std, real_kubectl, text};
 use crate::run_json::RunChild;
 
-/// Stops the practice cluster kept under `state` (an XDG_STATE_HOME) when dropped, so no test
-/// leaves a daemon behind, passing or failing.
+/// Stops the process whose pid is in a file when dropped (the practice cluster kept under an
+/// XDG_STATE_HOME, or any process a test started), so no test leaves one behind, passing or
+/// failing.
 pub struct Guard {
     pid_file: PathBuf,
 }
@@ -19,9 +20,12 @@ pub struct Guard {
 impl Guard {
     /// Guards the practice cluster under the XDG_STATE_HOME `state`.
     pub fn new(state: &Path) -> Guard {
-        Guard {
-            pid_file: state.join("kubetutor/practice/pid"),
-        }
+        Guard::pid_file(state.join("kubetutor/practice/pid"))
+    }
+
+    /// Guards the process whose pid `pid_file` holds (when the guard drops).
+    pub fn pid_file(pid_file: PathBuf) -> Guard {
+        Guard { pid_file }
     }
 
     /// The daemon's pid, while its pid file names one.
