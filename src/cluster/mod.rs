@@ -215,7 +215,17 @@ pub(crate) fn describe_error(err: &(dyn std::error::Error + 'static)) -> String 
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
     let mut last = err.to_string();
     while let Some(e) = current {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+        // An IO error may wrap another (`io::Error::other(err)`), whose kind is the one that
+        // says what happened; `source()` skips the wrapped error itself, `get_ref()` does not.
+        let mut io = e.downcast_ref::<std::io::Error>();
+        while let Some(inner) = io
+            .filter(|io| io.kind() == std::io::ErrorKind::Other)
+            .and_then(std::io::Error::get_ref)
+            .and_then(|inner| inner.downcast_ref::<std::io::Error>())
+        {
+            io = Some(inner);
+        }
+        if let Some(io) = io {
             use std::io::ErrorKind as K;
             let plain = match io.kind() {
                 K::ConnectionRefused => Some("connection refused"),
@@ -262,5 +272,13 @@ mod describe_tests {
         assert_eq!(describe_error(&Outer(eof)), "connection closed");
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
         assert_eq!(describe_error(&Outer(refused)), "connection refused");
+    }
+
+    #[test]
+    fn an_io_error_wrapped_in_another_is_named_by_the_inner_kind() {
+        // As the OS reports it: "Connection reset by peer (os error 104)".
+        let reset = std::io::Error::from_raw_os_error(104);
+        let wrapped = std::io::Error::other(reset);
+        assert_eq!(describe_error(&Outer(wrapped)), "connection reset");
     }
 }
